@@ -207,3 +207,9 @@ func (s *DeliverySummary) Add(status string, n int) {
 		s.Dead += n
 	}
 }
+
+// Sealer encrypts secrets at rest (HMAC secrets of webhooks and triggers).
+type Sealer interface {
+	Seal(plaintext []byte) ([]byte, error)
+	Open(sealed []byte) ([]byte, error)
+}
