@@ -1,0 +1,321 @@
+// Package delivery is hookd's outbound engine: it claims due deliveries from
+// the store in batches, sends each as a signed Standard Webhooks POST (no
+// redirects, a per-attempt timeout, through the SSRF-guarded client it is
+// given), decides the verdict (delivered, retry with backoff, failed, dead),
+// and records attempts in batches. A per-webhook concurrency cap keeps a slow
+// or failing endpoint from holding up the others.
+package delivery
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/internal/metrics"
+	"github.com/hookd/hookd/signature"
+)
+
+// Config configures an Engine. Zero values take the documented defaults.
+type Config struct {
+	Store  hookd.Store
+	Client *http.Client // must not follow redirects; guarded against SSRF
+	Logger *slog.Logger
+	// Metrics may be nil.
+	Metrics *metrics.Metrics
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// RetrySchedule holds the delays after the 1st, 2nd, … failed attempt;
+	// past its end the last delay repeats.
+	RetrySchedule []time.Duration
+	// Jitter is the ± fraction applied to each delay (default 0.2).
+	Jitter float64
+	// Rand returns a float in [0,1) (default math/rand/v2).
+	Rand func() float64
+	// Timeout bounds one attempt (default 15 s).
+	Timeout time.Duration
+	// Workers bounds concurrent attempts in this process (default 512).
+	Workers int
+	// PerWebhook bounds concurrent attempts per webhook (default 32).
+	PerWebhook int
+	// ClaimBatch bounds one claim (default 512).
+	ClaimBatch int
+	// Lease is how long a claim holds a delivery before another node may
+	// take it back (default 2 min).
+	Lease time.Duration
+	// Node names this process in leases.
+	Node string
+	// ReclaimOnStart returns every processing delivery to pending at start:
+	// right when this process is the only one using the database (SQLite).
+	ReclaimOnStart bool
+	// PollInterval is the longest the engine sleeps without a wake-up (default 1 s).
+	PollInterval time.Duration
+}
+
+// MaxRetryAfter caps how long a receiver's Retry-After may postpone a retry.
+const MaxRetryAfter = time.Hour
+
+// Engine delivers events. Create with New, start with Run.
+type Engine struct {
+	cfg   Config
+	store hookd.Store
+	log   *slog.Logger
+
+	wake    chan struct{}
+	freed   chan struct{}
+	results chan hookd.AttemptResult
+
+	mu       sync.Mutex
+	inflight int
+	perHook  map[string]int
+	hooks    map[string]*hookState
+
+	attempts sync.WaitGroup
+	stopping chan struct{}
+}
+
+// hookState caches what sending to one webhook needs.
+type hookState struct {
+	wh        *hookd.Webhook
+	updatedAt time.Time
+	signer    *signature.Signer
+	signUntil time.Time // the signer must be rebuilt then (rotation grace ends)
+	limiter   *rate.Limiter
+	headers   http.Header
+}
+
+// New returns an Engine; it does nothing until Run.
+func New(cfg Config) *Engine {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if len(cfg.RetrySchedule) == 0 {
+		cfg.RetrySchedule = []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour}
+	}
+	if cfg.Jitter == 0 {
+		cfg.Jitter = 0.2
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Float64
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 15 * time.Second
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 512
+	}
+	if cfg.PerWebhook <= 0 {
+		cfg.PerWebhook = 32
+	}
+	if cfg.ClaimBatch <= 0 {
+		cfg.ClaimBatch = 512
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = 2 * time.Minute
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = time.Second
+	}
+	if cfg.Node == "" {
+		cfg.Node = hookd.NewID("node_")
+	}
+	return &Engine{
+		cfg:      cfg,
+		store:    cfg.Store,
+		log:      cfg.Logger,
+		wake:     make(chan struct{}, 1),
+		freed:    make(chan struct{}, 1),
+		results:  make(chan hookd.AttemptResult, 4096),
+		perHook:  map[string]int{},
+		hooks:    map[string]*hookState{},
+		stopping: make(chan struct{}),
+	}
+}
+
+// Wake tells the engine that deliveries may have become due. It never blocks.
+func (e *Engine) Wake() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run claims and delivers until ctx ends, then stops claiming, waits for the
+// attempts in flight (each bounded by the attempt timeout), records them and
+// returns. Nothing is left in processing by a clean stop.
+func (e *Engine) Run(ctx context.Context) error {
+	if e.cfg.ReclaimOnStart {
+		// Far-future "now": every lease counts as expired.
+		if n, err := e.store.DeliveriesReap(context.WithoutCancel(ctx), e.cfg.Now().Add(100*365*24*time.Hour)); err != nil {
+			return err
+		} else if n > 0 {
+			e.log.Info("returned interrupted deliveries to the queue", "count", n)
+		}
+	}
+	recDone := make(chan struct{})
+	go func() { defer close(recDone); e.recordLoop() }()
+
+	reap := time.NewTicker(10 * time.Second)
+	defer reap.Stop()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		full, err := e.claimOnce(ctx)
+		if err != nil && ctx.Err() == nil {
+			e.log.Error("claim deliveries", "err", err)
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		if full {
+			continue // more may be due right away
+		}
+		wait := e.cfg.PollInterval
+		if err == nil {
+			if due, ok, err := e.store.DeliveriesNextDue(ctx); err == nil && ok {
+				if d := due.Sub(e.cfg.Now()); d > 0 && d < wait {
+					wait = d
+				}
+				// A due delivery we could not claim belongs to a saturated
+				// webhook: a freed slot or the poll will bring us back.
+			}
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+		case <-e.wake:
+		case <-e.freed:
+		case <-timer.C:
+		case <-reap.C:
+			if n, err := e.store.DeliveriesReap(ctx, e.cfg.Now()); err != nil {
+				e.log.Error("reap expired leases", "err", err)
+			} else if n > 0 {
+				e.log.Warn("took back deliveries whose lease expired", "count", n)
+			}
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	close(e.stopping)
+	e.attempts.Wait()
+	close(e.results)
+	<-recDone
+	return nil
+}
+
+// claimOnce claims as many due deliveries as there are free workers and starts
+// them; full reports that the claim was limited by the batch size, not by
+// what was due.
+func (e *Engine) claimOnce(ctx context.Context) (full bool, err error) {
+	e.mu.Lock()
+	free := e.cfg.Workers - e.inflight
+	var exclude []string
+	for id, n := range e.perHook {
+		if n >= e.cfg.PerWebhook {
+			exclude = append(exclude, id)
+		}
+	}
+	e.mu.Unlock()
+	if free <= 0 {
+		return false, nil
+	}
+	limit := min(free, e.cfg.ClaimBatch)
+	perHook := func(id string) int {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return e.cfg.PerWebhook - e.perHook[id]
+	}
+	claimed, err := e.store.DeliveriesClaim(ctx, hookd.ClaimParams{
+		Now: e.cfg.Now(), Limit: limit, Lease: e.cfg.Lease, Owner: e.cfg.Node,
+		Exclude: exclude, PerWebhook: perHook,
+	})
+	if err != nil {
+		return false, err
+	}
+	for i := range claimed {
+		c := &claimed[i]
+		e.mu.Lock()
+		e.inflight++
+		e.perHook[c.WebhookID]++
+		e.mu.Unlock()
+		e.attempts.Add(1)
+		go e.attempt(c)
+	}
+	return len(claimed) == limit, nil
+}
+
+func (e *Engine) release(webhookID string) {
+	e.mu.Lock()
+	e.inflight--
+	if n := e.perHook[webhookID] - 1; n > 0 {
+		e.perHook[webhookID] = n
+	} else {
+		delete(e.perHook, webhookID)
+	}
+	e.mu.Unlock()
+	select {
+	case e.freed <- struct{}{}:
+	default:
+	}
+}
+
+// recordLoop writes attempt results in batches: whatever has queued up while
+// the previous batch was being committed goes into the next transaction.
+func (e *Engine) recordLoop() {
+	batch := make([]hookd.AttemptResult, 0, 1024)
+	for r := range e.results {
+		batch = append(batch[:0], r)
+	more:
+		for len(batch) < cap(batch) {
+			select {
+			case r, ok := <-e.results:
+				if !ok {
+					break more
+				}
+				batch = append(batch, r)
+			default:
+				break more
+			}
+		}
+		e.complete(batch)
+	}
+}
+
+func (e *Engine) complete(batch []hookd.AttemptResult) {
+	for try := 0; ; try++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := e.store.DeliveriesComplete(ctx, batch)
+		cancel()
+		if err == nil {
+			break
+		}
+		if try == 4 {
+			// The deliveries stay processing; their leases expire and they are
+			// attempted again: at-least-once holds.
+			e.log.Error("record attempts: giving up, leases will expire", "count", len(batch), "err", err)
+			break
+		}
+		e.log.Error("record attempts", "count", len(batch), "err", err)
+		time.Sleep(time.Duration(try+1) * 200 * time.Millisecond)
+	}
+	if m := e.cfg.Metrics; m != nil {
+		for i := range batch {
+			m.DeliveryOutcomes.WithLabelValues(batch[i].Outcome).Inc()
+		}
+	}
+}
