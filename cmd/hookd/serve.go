@@ -1,0 +1,236 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/internal/api"
+	"github.com/hookd/hookd/internal/config"
+	"github.com/hookd/hookd/internal/delivery"
+	"github.com/hookd/hookd/internal/metrics"
+	"github.com/hookd/hookd/internal/netguard"
+	"github.com/hookd/hookd/internal/seal"
+	"github.com/hookd/hookd/internal/store/sqlite"
+)
+
+var errUsage = errors.New("usage")
+
+// serve runs the server until ctx ends, then shuts down gracefully: stop
+// accepting requests, finish those in flight, let the delivery engine finish
+// its attempts, close the store.
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := config.Load(args, os.Getenv, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errUsage
+		}
+		return err
+	}
+	log := newLogger(stderr, cfg.LogLevel)
+	slog.SetDefault(log)
+
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	key, err := seal.LoadKey(os.Getenv("HOOKD_MASTER_KEY"), cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	sealer, err := seal.New(key)
+	if err != nil {
+		return err
+	}
+
+	var store hookd.Store
+	reclaim := false
+	if cfg.Database == "" {
+		unlock, err := lockDataDir(cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+		st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "hookd.db"), sqlite.Options{Sealer: sealer, Synchronous: cfg.Synchronous})
+		if err != nil {
+			return err
+		}
+		store = st
+		reclaim = true // only this process uses the file: anything processing was interrupted
+	} else {
+		return fmt.Errorf("--database postgres:// is not supported yet")
+	}
+	defer store.Close()
+
+	if err := bootstrap(ctx, store, cfg.DataDir, stdout, log); err != nil {
+		return err
+	}
+
+	guard, err := netguard.New(cfg.AllowPrivateCIDR)
+	if err != nil {
+		return err
+	}
+	m := metrics.New()
+	m.RegisterQueue(store, time.Now, 5*time.Second)
+	engine := delivery.New(delivery.Config{
+		Store:          store,
+		Client:         guard.Client(cfg.DeliveryTimeout),
+		Logger:         log,
+		Metrics:        m,
+		RetrySchedule:  cfg.RetrySchedule,
+		Timeout:        cfg.DeliveryTimeout,
+		Workers:        cfg.Workers,
+		PerWebhook:     cfg.PerWebhook,
+		ReclaimOnStart: reclaim,
+	})
+	srv := api.New(api.Config{
+		Store:             store,
+		Logger:            log,
+		MaxBodyBytes:      cfg.MaxBodyBytes,
+		AllowInsecureURLs: cfg.AllowInsecureURLs,
+		Wake:              engine.Wake,
+		Gatherer:          m.Registry,
+		Metrics:           m,
+	})
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      330 * time.Second, // sync triggers may wait up to 300 s
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	engineCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := engine.Run(engineCtx); err != nil {
+			log.Error("delivery engine stopped", "err", err)
+		}
+	}()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- hs.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "version", hookd.Version)
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		stopEngine()
+		wg.Wait()
+		return err
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		log.Warn("http shutdown", "err", err)
+	}
+	stopEngine()
+	wg.Wait()
+	log.Info("stopped")
+	return nil
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// lockDataDir takes an exclusive lock so two processes never share one SQLite
+// data directory (the engine relies on being alone to reclaim leases).
+func lockDataDir(dir string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock data dir: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("data dir %s is in use by another hookd process", dir)
+	}
+	return func() { f.Close() }, nil
+}
+
+// bootstrap creates the workspace "default" and the operator key on a fresh
+// database, prints the key once and writes it to <data-dir>/admin.key (0600).
+// Each step is repeatable, so a crash half-way is mended on the next start.
+func bootstrap(ctx context.Context, store hookd.Store, dataDir string, stdout io.Writer, log *slog.Logger) error {
+	path := filepath.Join(dataDir, "admin.key")
+	ws, err := store.WorkspaceGetByName(ctx, "default")
+	if err != nil && !hookd.IsNotFound(err) {
+		return err
+	}
+	fileKey, ferr := os.ReadFile(path)
+	if ws != nil && ferr != nil {
+		return nil // set up before; the operator keeps admin.key elsewhere
+	}
+	secret, fresh := strings.TrimSpace(string(fileKey)), false
+	if ferr != nil || !strings.HasPrefix(secret, "hk_") {
+		if secret, err = NewAPIKeySecret(); err != nil {
+			return err
+		}
+		// The file first: a crash before the database commit repeats this.
+		tmp := path + ".tmp"
+		if err := os.WriteFile(tmp, []byte(secret+"\n"), 0o600); err != nil {
+			return fmt.Errorf("write admin.key: %w", err)
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			return fmt.Errorf("write admin.key: %w", err)
+		}
+		fresh = true
+	}
+	now := time.Now().UTC()
+	if ws == nil {
+		ws = &hookd.Workspace{ID: hookd.NewID(hookd.PrefixWorkspace), Name: "default", CreatedAt: now}
+		if err := store.WorkspaceCreate(ctx, ws); err != nil {
+			return err
+		}
+		log.Info("created workspace default", "workspace_id", ws.ID)
+	}
+	if _, err := store.APIKeyGetByHash(ctx, hookd.HashToken(secret)); err == nil {
+		return nil
+	} else if !hookd.IsNotFound(err) {
+		return err
+	}
+	key := &hookd.APIKey{
+		ID: hookd.NewID(hookd.PrefixAPIKey), WorkspaceID: ws.ID, Name: "operator", Prefix: secret[:8],
+		Scopes: []string{hookd.ScopeAdmin}, Operator: true, Hash: hookd.HashToken(secret), CreatedAt: now,
+	}
+	if err := store.APIKeyCreate(ctx, key); err != nil {
+		return err
+	}
+	if fresh {
+		fmt.Fprintf(stdout, "hookd: operator key of workspace \"default\" (shown once; also in %s):\n%s\n", path, secret)
+	}
+	log.Info("created the operator key", "key_id", key.ID)
+	return nil
+}
+
+// NewAPIKeySecret returns hk_ followed by 32 random bytes in base64url.
+func NewAPIKeySecret() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return "hk_" + base64.RawURLEncoding.EncodeToString(b), nil
+}
