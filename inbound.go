@@ -142,7 +142,13 @@ type Execution struct {
 	Result      json.RawMessage `json:"result,omitempty"`
 	Reason      string          `json:"reason,omitempty"`
 	CreatedAt   time.Time       `json:"created_at"`
-	StartedAt   *time.Time      `json:"started_at,omitempty"`
+	// RunAt is when the execution may start: creation time, or the end of a
+	// cooldown window for a trailing coalesced run.
+	RunAt time.Time `json:"run_at"`
+	// Period is set for scheduled runs: the schedule period it belongs to
+	// (unique per job, so one period never runs twice).
+	Period     *time.Time `json:"period,omitempty"`
+	StartedAt  *time.Time `json:"started_at,omitempty"`
 	FinishedAt  *time.Time      `json:"finished_at,omitempty"`
 	DurationMS  int64           `json:"duration_ms,omitempty"`
 }
