@@ -149,8 +149,8 @@ type Execution struct {
 	// (unique per job, so one period never runs twice).
 	Period     *time.Time `json:"period,omitempty"`
 	StartedAt  *time.Time `json:"started_at,omitempty"`
-	FinishedAt  *time.Time      `json:"finished_at,omitempty"`
-	DurationMS  int64           `json:"duration_ms,omitempty"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	DurationMS int64      `json:"duration_ms,omitempty"`
 }
 
 // Done reports whether the execution reached a final status.
