@@ -1,0 +1,697 @@
+package job
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/internal/metrics"
+)
+
+// Store is what the execution engine needs from the database: jobs and
+// executions, and events for event jobs and outcome events.
+type Store interface {
+	hookd.Store
+	hookd.InboundStore
+}
+
+// Engine defaults and limits.
+const (
+	DefaultWorkers       = 64
+	DefaultKillGrace     = 5 * time.Second
+	DefaultShutdownGrace = 30 * time.Second
+	DefaultPollInterval  = time.Second
+	// DefaultLease outlasts the longest run a job may have (MaxTimeoutSeconds
+	// plus the kill grace), so a lease ends only when its node is gone.
+	DefaultLease = MaxTimeoutSeconds*time.Second + time.Minute
+	// MaxGroupDepth is how deeply groups may nest: a group at depth 5 may not
+	// contain another group that has members.
+	MaxGroupDepth = 5
+	// ReasonInterrupted is the reason of an execution whose run was cut short
+	// by a shutdown or whose node died.
+	ReasonInterrupted = "interrupted"
+	// reapInterval is how often leases of dead nodes are looked for.
+	reapInterval = time.Minute
+)
+
+// Outcome event types (DESIGN §4).
+const (
+	EventJobSucceeded = "job.succeeded"
+	EventJobFailed    = "job.failed"
+)
+
+// EngineConfig configures an Engine. Zero values take the documented defaults.
+type EngineConfig struct {
+	Store  Store
+	Logger *slog.Logger // default slog.Default()
+	// Metrics may be nil; its Executions counter counts finished executions
+	// by status.
+	Metrics *metrics.Metrics
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// HTTPClient sends the requests of http jobs. It must refuse private
+	// addresses unless allow-listed (DESIGN §5) and not follow redirects;
+	// main supplies it. Without one, http jobs fail.
+	HTTPClient *http.Client
+	// PublishWake wakes the outbound delivery engine after events were
+	// published (outcome events, event jobs). May be nil.
+	PublishWake func()
+	// Workers bounds the executions this process runs at once (default 64).
+	Workers int
+	// Lease is how long a claim holds an execution before another node may
+	// declare it interrupted (default DefaultLease, longer than any run).
+	Lease time.Duration
+	// KillGrace is how long a command gets between SIGTERM and SIGKILL
+	// (default 5 s).
+	KillGrace time.Duration
+	// ShutdownGrace is how long running executions may go on after Run's
+	// context ends before they are canceled and failed as interrupted
+	// (default 30 s).
+	ShutdownGrace time.Duration
+	// Node names this process in leases.
+	Node string
+	// ReclaimOnStart fails every running execution as interrupted at start:
+	// right when this process is the only one using the database (SQLite),
+	// where a running execution at start can only be one a crash cut short.
+	ReclaimOnStart bool
+	// PollInterval is the longest the claim loop and the scheduler sleep
+	// without a wake-up (default 1 s).
+	PollInterval time.Duration
+}
+
+// Engine runs executions: it claims queued executions from the store (which
+// enforces each job's concurrency), runs each with the runner of its job's
+// kind, records the outcome and publishes job.succeeded or job.failed. It
+// also runs the scheduler (scheduler.go). Create with NewEngine, start with Run.
+type Engine struct {
+	cfg   EngineConfig
+	store Store
+	log   *slog.Logger
+
+	wake  chan struct{}
+	freed chan struct{}
+
+	mu       sync.Mutex
+	inflight int
+	waiters  map[string]*waiter
+
+	runs sync.WaitGroup
+	// runCtx is the context of every run: detached from any request, canceled
+	// only when a shutdown's grace is over.
+	runCtx     context.Context
+	cancelRuns context.CancelCauseFunc
+}
+
+// waiter is the in-process notification of one execution's end.
+type waiter struct {
+	done chan struct{}
+	n    int // Waits sharing it
+}
+
+// errInterrupted is the cause with which runs are canceled at shutdown.
+var errInterrupted = errors.New(ReasonInterrupted)
+
+// NewEngine returns an Engine; it does nothing until Run.
+func NewEngine(cfg EngineConfig) *Engine {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = DefaultWorkers
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = DefaultLease
+	}
+	if cfg.KillGrace <= 0 {
+		cfg.KillGrace = DefaultKillGrace
+	}
+	if cfg.ShutdownGrace <= 0 {
+		cfg.ShutdownGrace = DefaultShutdownGrace
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = DefaultPollInterval
+	}
+	if cfg.Node == "" {
+		cfg.Node = hookd.NewID("node_")
+	}
+	runCtx, cancel := context.WithCancelCause(context.Background())
+	return &Engine{
+		cfg:        cfg,
+		store:      cfg.Store,
+		log:        cfg.Logger,
+		wake:       make(chan struct{}, 1),
+		freed:      make(chan struct{}, 1),
+		waiters:    map[string]*waiter{},
+		runCtx:     runCtx,
+		cancelRuns: cancel,
+	}
+}
+
+// Wake tells the engine that executions may have been queued. It never blocks.
+func (e *Engine) Wake() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run claims and runs executions and runs the scheduler until ctx ends. Then
+// it stops claiming and lets running executions finish for up to
+// ShutdownGrace; those still running are canceled, recorded as failed with
+// reason "interrupted", and Run returns. It returns an error only when the
+// start-up reclaim fails. Call it once.
+func (e *Engine) Run(ctx context.Context) error {
+	defer e.cancelRuns(context.Canceled)
+	if e.cfg.ReclaimOnStart {
+		// Far-future "now": every lease counts as expired.
+		if err := e.interrupt(context.WithoutCancel(ctx), e.cfg.Now().Add(100*365*24*time.Hour)); err != nil {
+			return fmt.Errorf("job engine: reclaim: %w", err)
+		}
+	}
+	schedDone := make(chan struct{})
+	go func() { defer close(schedDone); e.runScheduler(ctx) }()
+
+	reap := time.NewTicker(reapInterval)
+	defer reap.Stop()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		full, err := e.claimOnce(ctx)
+		if err != nil && ctx.Err() == nil {
+			e.log.Error("claim executions", "err", err)
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		if full {
+			continue // more may be due right away
+		}
+		wait := e.cfg.PollInterval
+		if err == nil {
+			// Trailing coalesced runs are queued with a future RunAt.
+			if due, ok, err := e.store.ExecutionsNextRunAt(ctx); err == nil && ok {
+				if d := due.Sub(e.cfg.Now()); d < wait {
+					wait = max(d, time.Millisecond)
+				}
+			}
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+		case <-e.wake:
+		case <-e.freed:
+		case <-timer.C:
+		case <-reap.C:
+			if err := e.interrupt(ctx, e.cfg.Now()); err != nil && ctx.Err() == nil {
+				e.log.Error("interrupt executions with expired leases", "err", err)
+			}
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	<-schedDone
+
+	done := make(chan struct{})
+	go func() { e.runs.Wait(); close(done) }()
+	grace := time.NewTimer(e.cfg.ShutdownGrace)
+	defer grace.Stop()
+	select {
+	case <-done:
+	case <-grace.C:
+		e.log.Warn("shutdown grace over: interrupting running executions")
+		e.cancelRuns(errInterrupted)
+		<-done
+	}
+	return nil
+}
+
+// claimOnce claims as many startable executions as there are free workers
+// and starts them; full reports that the claim was limited by the free
+// workers, not by what was startable.
+func (e *Engine) claimOnce(ctx context.Context) (full bool, err error) {
+	e.mu.Lock()
+	free := e.cfg.Workers - e.inflight
+	e.mu.Unlock()
+	if free <= 0 {
+		return false, nil
+	}
+	claimed, err := e.store.ExecutionsClaim(ctx, hookd.ExecClaimParams{
+		Now: e.cfg.Now(), Limit: free, Lease: e.cfg.Lease, Owner: e.cfg.Node,
+	})
+	if err != nil {
+		return false, err
+	}
+	for i := range claimed {
+		c := &claimed[i]
+		e.mu.Lock()
+		e.inflight++
+		e.mu.Unlock()
+		e.runs.Add(1)
+		go e.execute(c)
+	}
+	return len(claimed) == free, nil
+}
+
+// release frees a worker and wakes the claim loop: the finished run may
+// also have freed a slot of its job's concurrency.
+func (e *Engine) release() {
+	e.mu.Lock()
+	e.inflight--
+	e.mu.Unlock()
+	select {
+	case e.freed <- struct{}{}:
+	default:
+	}
+}
+
+// execute runs one claimed execution and records its outcome.
+func (e *Engine) execute(c *hookd.ClaimedExecution) {
+	defer e.runs.Done()
+	defer e.release()
+	result, err := e.runJob(e.runCtx, &c.Job, c.Input, c.ID, 0, nil)
+	status, reason := hookd.ExecSucceeded, ""
+	if err != nil {
+		status, reason = hookd.ExecFailed, e.reason(err)
+		if _, group := err.(*groupError); !group {
+			result = nil
+		}
+	}
+	now := e.cfg.Now()
+	exe := c.Execution
+	exe.Status, exe.Result, exe.Reason = status, result, reason
+	started := now
+	if exe.StartedAt != nil {
+		started = *exe.StartedAt
+	}
+	exe.DurationMS = max(now.Sub(started).Milliseconds(), 0)
+	e.finish(hookd.ExecFinishParams{
+		WorkspaceID: exe.WorkspaceID, ID: exe.ID, Status: status, Result: result, Reason: reason,
+		Now: now, Outcome: outcomeEvent(&exe, &c.Job, now),
+	})
+	e.notify(exe.ID)
+}
+
+// reason is the text a failed execution records for err.
+func (e *Engine) reason(err error) string {
+	if errors.Is(context.Cause(e.runCtx), errInterrupted) {
+		return ReasonInterrupted
+	}
+	return err.Error()
+}
+
+// finish records the end of an execution, retrying a failing store for a
+// while: an execution left running is failed as interrupted once its lease
+// ends (or at the next start on SQLite), so nothing stays running forever.
+func (e *Engine) finish(p hookd.ExecFinishParams) {
+	for try := 0; ; try++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		_, err := e.store.ExecutionFinish(ctx, p)
+		cancel()
+		if err == nil {
+			break
+		}
+		if code := hookd.ErrorCode(err); code == hookd.ENotFound || code == hookd.EConflict {
+			// Deleted with its job, or already finished (interrupted by
+			// another node that judged our lease expired).
+			e.log.Warn("finish execution: not recorded", "execution_id", p.ID, "err", err)
+			return
+		}
+		if try == 4 {
+			e.log.Error("finish execution: giving up", "execution_id", p.ID, "err", err)
+			return
+		}
+		e.log.Error("finish execution", "execution_id", p.ID, "err", err)
+		time.Sleep(time.Duration(try+1) * 200 * time.Millisecond)
+	}
+	if m := e.cfg.Metrics; m != nil {
+		m.Executions.WithLabelValues(p.Status).Inc()
+	}
+	e.publishWake()
+}
+
+func (e *Engine) publishWake() {
+	if e.cfg.PublishWake != nil {
+		e.cfg.PublishWake()
+	}
+}
+
+// interrupt fails running executions whose lease ended before now, each
+// with its job.failed event.
+func (e *Engine) interrupt(ctx context.Context, now time.Time) error {
+	jobs := map[string]*hookd.Job{}
+	outcome := func(x *hookd.Execution) *hookd.PublishParams {
+		// The store calls this while it fails x; the job is read from the
+		// read side (the contract hands over no job).
+		j, ok := jobs[x.JobID]
+		if !ok {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			got, err := e.store.JobGet(rctx, x.WorkspaceID, x.JobID)
+			cancel()
+			if err != nil {
+				got = &hookd.Job{ID: x.JobID, WorkspaceID: x.WorkspaceID}
+			}
+			j, jobs[x.JobID] = got, got
+		}
+		fin := *x
+		fin.Status, fin.Reason, fin.Result = hookd.ExecFailed, ReasonInterrupted, nil
+		if fin.StartedAt != nil && fin.DurationMS == 0 {
+			fin.DurationMS = max(now.Sub(*fin.StartedAt).Milliseconds(), 0)
+		}
+		return outcomeEvent(&fin, j, e.cfg.Now())
+	}
+	failed, err := e.store.ExecutionsInterrupt(ctx, now, outcome)
+	if err != nil {
+		return err
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	e.log.Warn("failed interrupted executions", "count", len(failed))
+	for i := range failed {
+		if m := e.cfg.Metrics; m != nil {
+			m.Executions.WithLabelValues(hookd.ExecFailed).Inc()
+		}
+		e.notify(failed[i].ID)
+	}
+	e.publishWake()
+	return nil
+}
+
+// outcomeData is the data of job.succeeded and job.failed (DESIGN §4).
+type outcomeData struct {
+	JobID       string          `json:"job_id"`
+	JobName     string          `json:"job_name"`
+	ExecutionID string          `json:"execution_id"`
+	TriggerID   *string         `json:"trigger_id"` // null when not started by a trigger
+	Source      string          `json:"source"`
+	DurationMS  int64           `json:"duration_ms"`
+	Result      json.RawMessage `json:"result,omitempty"`
+	Reason      string          `json:"reason,omitempty"`
+}
+
+// outcomeEvent builds the outcome event of a finished execution x of job j:
+// job.succeeded with the result or job.failed with the reason, owned by the
+// job's owner.
+func outcomeEvent(x *hookd.Execution, j *hookd.Job, now time.Time) *hookd.PublishParams {
+	d := outcomeData{
+		JobID: x.JobID, JobName: j.Name, ExecutionID: x.ID, Source: x.Source, DurationMS: x.DurationMS,
+	}
+	if x.TriggerID != "" {
+		d.TriggerID = &x.TriggerID
+	}
+	typ := EventJobFailed
+	if x.Status == hookd.ExecSucceeded {
+		typ = EventJobSucceeded
+		d.Result = x.Result
+		if len(bytes.TrimSpace(d.Result)) == 0 {
+			d.Result = json.RawMessage("null")
+		}
+	} else {
+		d.Reason = x.Reason
+	}
+	data, err := json.Marshal(d)
+	if err != nil {
+		// Only a result that is not JSON gets here; keep the event.
+		d.Result = nil
+		data, _ = json.Marshal(d)
+	}
+	return &hookd.PublishParams{WorkspaceID: x.WorkspaceID, Type: typ, Data: data, OwnerID: j.OwnerID, Now: now}
+}
+
+// Wait returns the execution once it is done, or its state when ctx ends
+// (then without error; the caller tells by Done). It is told of executions
+// this engine finishes at once and polls the store every 250 ms for those
+// finished elsewhere. The error is ENotFound for an unknown execution, or the
+// store's.
+func (e *Engine) Wait(ctx context.Context, workspaceID, executionID string) (*hookd.Execution, error) {
+	w := e.addWaiter(executionID)
+	defer e.dropWaiter(executionID, w)
+	get := func(ctx context.Context) (*hookd.Execution, error) {
+		return e.store.ExecutionGet(ctx, workspaceID, executionID)
+	}
+	x, err := get(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return e.lastState(ctx, get)
+		}
+		return nil, err
+	}
+	poll := time.NewTicker(250 * time.Millisecond)
+	defer poll.Stop()
+	for !x.Done() {
+		select {
+		case <-ctx.Done():
+			return e.lastState(ctx, get)
+		case <-w.done:
+		case <-poll.C:
+		}
+		if x, err = get(ctx); err != nil {
+			if ctx.Err() != nil {
+				return e.lastState(ctx, get)
+			}
+			return nil, err
+		}
+	}
+	return x, nil
+}
+
+// lastState reads the execution once more after the caller's ctx ended.
+func (e *Engine) lastState(ctx context.Context, get func(context.Context) (*hookd.Execution, error)) (*hookd.Execution, error) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	return get(rctx)
+}
+
+func (e *Engine) addWaiter(id string) *waiter {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	w := e.waiters[id]
+	if w == nil {
+		w = &waiter{done: make(chan struct{})}
+		e.waiters[id] = w
+	}
+	w.n++
+	return w
+}
+
+func (e *Engine) dropWaiter(id string, w *waiter) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	// notify may have replaced or removed w meanwhile.
+	if e.waiters[id] == w {
+		if w.n--; w.n == 0 {
+			delete(e.waiters, id)
+		}
+	}
+}
+
+// notify wakes the Waits of execution id.
+func (e *Engine) notify(id string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if w := e.waiters[id]; w != nil {
+		close(w.done)
+		// Later Waits get a fresh channel; they read the store first anyway.
+		delete(e.waiters, id)
+	}
+}
+
+// runJob runs job j once with input and returns its result. execID names the
+// execution (for logs); depth and path (the ids of the enclosing groups)
+// guard group recursion. A failed group returns its per-member result along
+// with a *groupError.
+func (e *Engine) runJob(ctx context.Context, j *hookd.Job, input json.RawMessage, execID string, depth int, path []string) (json.RawMessage, error) {
+	cfg, err := DecodeConfig(j.Kind, j.Config)
+	if err != nil {
+		return nil, fmt.Errorf("invalid job config: %s", hookd.ErrorMessage(err))
+	}
+	timeout := time.Duration(j.TimeoutSeconds) * time.Second
+	if timeout <= 0 {
+		timeout = DefaultTimeoutSeconds * time.Second
+	}
+	switch c := cfg.(type) {
+	case CommandConfig:
+		res, err := RunCommand(ctx, c, input, timeout, e.cfg.KillGrace)
+		if err != nil {
+			return nil, err
+		}
+		return res.Output, nil
+	case HTTPConfig:
+		if e.cfg.HTTPClient == nil {
+			return nil, errors.New("http jobs are not enabled on this server")
+		}
+		return RunHTTP(ctx, e.cfg.HTTPClient, c, input, timeout)
+	case EventConfig:
+		return e.runEvent(ctx, j, c, input, timeout)
+	case GroupConfig:
+		ctx, cancel := context.WithTimeoutCause(ctx, timeout, &TimeoutError{After: timeout})
+		defer cancel()
+		return e.runGroup(ctx, j, c, input, execID, depth, append(path[:len(path):len(path)], j.ID))
+	default:
+		return nil, fmt.Errorf("unknown job kind %q", j.Kind)
+	}
+}
+
+// runEvent publishes the event of an event job: the input as data when it is
+// a JSON object, else {"input": <input>}.
+func (e *Engine) runEvent(ctx context.Context, j *hookd.Job, c EventConfig, input json.RawMessage, timeout time.Duration) (json.RawMessage, error) {
+	ctx, cancel := context.WithTimeoutCause(ctx, timeout, &TimeoutError{After: timeout})
+	defer cancel()
+	evt, _, err := e.store.EventPublish(ctx, hookd.PublishParams{
+		WorkspaceID: j.WorkspaceID, Type: c.Type, Data: eventData(input), OwnerID: j.OwnerID, Now: e.cfg.Now(),
+	})
+	if err != nil {
+		if cause := context.Cause(ctx); cause != nil {
+			return nil, fmt.Errorf("publish event: %w", cause)
+		}
+		return nil, fmt.Errorf("publish event: %w", err)
+	}
+	e.publishWake()
+	ids := evt.DeliveryIDs
+	if ids == nil {
+		ids = []string{}
+	}
+	return json.Marshal(struct {
+		EventID    string   `json:"event_id"`
+		Deliveries []string `json:"deliveries"`
+	}{evt.ID, ids})
+}
+
+// eventData is an event job's data for input: the input itself when it is a
+// JSON object, {} when empty, else {"input": <input>}.
+func eventData(input json.RawMessage) json.RawMessage {
+	t := bytes.TrimSpace(input)
+	switch {
+	case len(t) == 0:
+		return json.RawMessage("{}")
+	case t[0] == '{' && json.Valid(t):
+		return json.RawMessage(t)
+	case json.Valid(t):
+		return json.RawMessage(`{"input":` + string(t) + `}`)
+	default:
+		s, _ := json.Marshal(string(t))
+		return json.RawMessage(`{"input":` + string(s) + `}`)
+	}
+}
+
+// memberResult is one member's entry in a group's result.
+type memberResult struct {
+	Status string          `json:"status"`
+	Result json.RawMessage `json:"result,omitempty"`
+	Reason string          `json:"reason,omitempty"`
+}
+
+// groupError is a group whose members did not all succeed.
+type groupError struct{ failed []string } // "name: reason", by name
+
+func (g *groupError) Error() string {
+	return fmt.Sprintf("%d member(s) failed: %s", len(g.failed), strings.Join(g.failed, "; "))
+}
+
+// runGroup runs the members of group j concurrently, each with its own
+// runner and timeout, all with the group's input. The result maps each
+// member's name to {status, result | reason}; the group fails when any
+// member fails. path holds the ids of j and its enclosing groups.
+func (e *Engine) runGroup(ctx context.Context, j *hookd.Job, c GroupConfig, input json.RawMessage, execID string, depth int, path []string) (json.RawMessage, error) {
+	type member struct {
+		key string
+		job *hookd.Job
+		res memberResult
+	}
+	members := make([]*member, len(c.Jobs))
+	seen := map[string]bool{}
+	for i, ref := range c.Jobs {
+		m := &member{key: ref}
+		members[i] = m
+		mj, err := e.resolveMember(ctx, j.WorkspaceID, ref)
+		switch {
+		case err != nil && hookd.IsNotFound(err):
+			m.res = memberResult{Status: hookd.ExecFailed, Reason: "job not found"}
+			continue
+		case err != nil:
+			m.res = memberResult{Status: hookd.ExecFailed, Reason: "load job: " + err.Error()}
+			continue
+		}
+		if !seen[mj.Name] {
+			m.key = mj.Name
+		}
+		seen[m.key] = true
+		switch {
+		case slices.Contains(path, mj.ID):
+			m.res = memberResult{Status: hookd.ExecFailed, Reason: "a group cannot contain itself"}
+		case mj.Kind == hookd.JobGroup && depth+1 > MaxGroupDepth:
+			m.res = memberResult{Status: hookd.ExecFailed, Reason: fmt.Sprintf("groups nest deeper than %d", MaxGroupDepth)}
+		default:
+			m.job = mj
+		}
+	}
+	var wg sync.WaitGroup
+	for _, m := range members {
+		if m.job == nil {
+			continue
+		}
+		wg.Go(func() {
+			res, err := e.runJob(ctx, m.job, input, execID, depth+1, path)
+			if err != nil {
+				m.res = memberResult{Status: hookd.ExecFailed, Reason: e.reason(err)}
+				if _, ok := err.(*groupError); ok {
+					m.res.Result = res
+				}
+				return
+			}
+			if len(bytes.TrimSpace(res)) == 0 {
+				res = json.RawMessage("null")
+			}
+			m.res = memberResult{Status: hookd.ExecSucceeded, Result: res}
+		})
+	}
+	wg.Wait()
+	out := make(map[string]memberResult, len(members))
+	var failed []string
+	for _, m := range members {
+		out[m.key] = m.res
+		if m.res.Status != hookd.ExecSucceeded {
+			failed = append(failed, m.key+": "+m.res.Reason)
+		}
+	}
+	data, err := json.Marshal(out)
+	if err != nil {
+		return nil, fmt.Errorf("group result: %w", err)
+	}
+	if len(failed) > 0 {
+		sort.Strings(failed)
+		return data, &groupError{failed: failed}
+	}
+	return data, nil
+}
+
+// resolveMember finds a group member by id, else by name, in workspace ws.
+func (e *Engine) resolveMember(ctx context.Context, ws, ref string) (*hookd.Job, error) {
+	if strings.HasPrefix(ref, hookd.PrefixJob) {
+		j, err := e.store.JobGet(ctx, ws, ref)
+		if err == nil || !hookd.IsNotFound(err) {
+			return j, err
+		}
+	}
+	return e.store.JobGetByName(ctx, ws, ref)
+}
