@@ -107,7 +107,7 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (*Config,
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.Synchronous, "synchronous", "FULL", "SQLite synchronous pragma: FULL (durable commits) or NORMAL")
 	fs.IntVar(&c.Workers, "workers", 512, "concurrent outbound delivery attempts in this process")
-	fs.IntVar(&c.PerWebhook, "per-webhook-concurrency", 32, "concurrent attempts per webhook")
+	fs.IntVar(&c.PerWebhook, "per-webhook-concurrency", 64, "concurrent attempts per webhook")
 	fs.DurationVar(&c.DeliveryTimeout, "delivery-timeout", 15*time.Second, "timeout of one delivery attempt")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long SIGTERM waits for in-flight work")
 	if err := fs.Parse(args); err != nil {

@@ -33,7 +33,6 @@ func (e *Engine) attempt(c *hookd.ClaimedDelivery) {
 	defer e.attempts.Done()
 	hs, err := e.hook(c)
 	if err != nil {
-		e.release(c.WebhookID)
 		if hookd.IsNotFound(err) {
 			// Deleted between claim and send: the store makes it dead.
 			e.results <- hookd.AttemptResult{DeliveryID: c.ID, WebhookID: c.WebhookID, Outcome: hookd.OutcomeDead, Now: e.cfg.Now(),
@@ -41,6 +40,7 @@ func (e *Engine) attempt(c *hookd.ClaimedDelivery) {
 			return
 		}
 		e.log.Error("load webhook", "webhook_id", c.WebhookID, "err", err)
+		e.release(c.WebhookID)
 		e.releaseToQueue(c.ID)
 		return
 	}
@@ -61,9 +61,10 @@ func (e *Engine) attempt(c *hookd.ClaimedDelivery) {
 			return
 		}
 	}
-	res := e.send(hs, c)
-	e.release(c.WebhookID)
-	e.results <- res
+	// The slot stays taken until the result is recorded (recordLoop frees
+	// it): the per-webhook cap counts deliveries in processing, and a 410
+	// deactivates the webhook before the next claim can pick its deliveries.
+	e.results <- e.send(hs, c)
 }
 
 func (e *Engine) releaseToQueue(id string) {

@@ -41,7 +41,8 @@ type Config struct {
 	Timeout time.Duration
 	// Workers bounds concurrent attempts in this process (default 512).
 	Workers int
-	// PerWebhook bounds concurrent attempts per webhook (default 32).
+	// PerWebhook bounds concurrent attempts per webhook, counted from claim
+	// until the attempt is recorded (default 64).
 	PerWebhook int
 	// ClaimBatch bounds one claim (default 512).
 	ClaimBatch int
@@ -113,7 +114,7 @@ func New(cfg Config) *Engine {
 		cfg.Workers = 512
 	}
 	if cfg.PerWebhook <= 0 {
-		cfg.PerWebhook = 32
+		cfg.PerWebhook = 64
 	}
 	if cfg.ClaimBatch <= 0 {
 		cfg.ClaimBatch = 512
@@ -293,6 +294,9 @@ func (e *Engine) recordLoop() {
 			}
 		}
 		e.complete(batch)
+		for i := range batch {
+			e.release(batch[i].WebhookID)
+		}
 	}
 }
 

@@ -297,12 +297,14 @@ func TestVerdicts(t *testing.T) {
 func TestGoneHoldsTheRest(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(c *delivery.Config) { c.PerWebhook = 1 })
-	rc := newReceiver(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(410) })
+	gate := make(chan struct{})
+	rc := newReceiver(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { <-gate; w.WriteHeader(410) })
 	e.webhook(rc.URL, nil)
 	var ids []string
 	for i := 0; i < 5; i++ {
 		ids = append(ids, e.publish("a", `{}`).DeliveryIDs[0])
 	}
+	close(gate) // all five exist before the first answer deactivates the webhook
 	e.waitStatus(ids[0], hookd.DeliveryDead, 1)
 	time.Sleep(100 * time.Millisecond)
 	dead := 0
