@@ -1,0 +1,52 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/hookd/hookd"
+)
+
+// Pragmas reports the writer connection's journal mode, synchronous level and
+// foreign key enforcement (test only).
+func (s *Store) Pragmas(ctx context.Context) (journal string, sync int, fk bool, err error) {
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRow(`PRAGMA journal_mode`).Scan(&journal); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(`PRAGMA synchronous`).Scan(&sync); err != nil {
+			return err
+		}
+		return tx.QueryRow(`PRAGMA foreign_keys`).Scan(&fk)
+	})
+	if err != nil {
+		return "", 0, false, err
+	}
+	// The read pool must agree on durability.
+	var rsync int
+	if err := s.rdb.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&rsync); err != nil {
+		return "", 0, false, err
+	}
+	if rsync != sync {
+		sync = -rsync
+	}
+	return journal, sync, fk, nil
+}
+
+// BulkInsertPending inserts one event of type "bulk" and n pending deliveries
+// of it to webhookID, due one microsecond apart from base (test only: builds
+// large queues in seconds).
+func (s *Store) BulkInsertPending(ctx context.Context, workspaceID, webhookID string, n int, base time.Time) error {
+	evtID := hookd.NewIDAt(hookd.PrefixEvent, base)
+	return s.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.Exec(`INSERT INTO events (`+eventCols+`) VALUES (?, ?, 'bulk', '{}', '', '', ?)`, evtID, workspaceID, us(base)); err != nil {
+			return err
+		}
+		_, err := tx.Exec(`WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i + 1 < ?)
+			INSERT INTO deliveries (id, workspace_id, webhook_id, event_id, event_type, status, next_attempt_at, created, updated)
+			SELECT 'dlv_bulk' || printf('%012d', i), ?, ?, ?, 'bulk', 'pending', ? + i, ? + i, ? + i FROM seq`,
+			n, workspaceID, webhookID, evtID, us(base), us(base), us(base))
+		return err
+	})
+}

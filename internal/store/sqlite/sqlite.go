@@ -1,0 +1,424 @@
+// Package sqlite implements hookd.Store on one SQLite file (modernc.org/sqlite,
+// pure Go): hand-written SQL, embedded goose migrations, WAL with one writer
+// connection and a pool of read-only connections, and group commit — every
+// write of the process goes through one goroutine that folds whatever
+// callers are queued into a single immediate transaction (each caller inside
+// its own SAVEPOINT) and one COMMIT, so synchronous=FULL costs one fsync per
+// batch rather than per event.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/hookd/hookd"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Limits of one group commit.
+const (
+	maxBatchOps   = 256
+	maxBatchBytes = 4 << 20
+)
+
+// Options configure Open.
+type Options struct {
+	// Sealer encrypts webhook secrets at rest. Required.
+	Sealer hookd.Sealer
+	// Synchronous is SQLite's synchronous pragma: "FULL" (default: an
+	// acknowledged write is on disk) or "NORMAL" (faster; a power loss may
+	// drop the last commits, never corrupt).
+	Synchronous string
+	// ReadConns is the size of the read pool (default 4).
+	ReadConns int
+	// Now is the clock for methods that take no time argument (created and
+	// updated stamps, DeliveriesRelease). Default time.Now.
+	Now func() time.Time
+}
+
+// Store is a hookd.Store on SQLite. It is safe for concurrent use. Only one
+// Store (one process) may write a given file: the webhook match cache relies
+// on seeing every webhook write.
+type Store struct {
+	wdb    *sql.DB // one connection, _txlock=immediate
+	rdb    *sql.DB // query_only pool
+	sealer hookd.Sealer
+	now    func() time.Time
+
+	mu     sync.RWMutex // guards closed and sends on ops
+	closed bool
+	ops    chan *writeOp
+	done   chan struct{}
+
+	// Owned by the writer goroutine (touched only inside write fns).
+	hooks map[string][]*hookd.Webhook // workspace → active webhooks, for fan-out
+	stmts stmts
+}
+
+var _ hookd.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the database at path, applies migrations
+// and starts the writer goroutine. Close releases it.
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	if opts.Sealer == nil {
+		return nil, errors.New("sqlite: open: Options.Sealer is required")
+	}
+	sync := "FULL"
+	switch opts.Synchronous {
+	case "", "FULL", "full":
+	case "NORMAL", "normal":
+		sync = "NORMAL"
+	default:
+		return nil, fmt.Errorf("sqlite: open: synchronous must be FULL or NORMAL, got %q", opts.Synchronous)
+	}
+	if opts.ReadConns <= 0 {
+		opts.ReadConns = 4
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+
+	common := url.Values{}
+	common.Add("_pragma", "busy_timeout(10000)")
+	common.Add("_pragma", "foreign_keys(1)")
+	common.Add("_pragma", "cache_size(-32000)") // 32 MiB per connection
+	common.Add("_pragma", "temp_store(MEMORY)")
+	common.Add("_pragma", "synchronous("+sync+")")
+
+	wq := cloneValues(common)
+	wq.Add("_pragma", "journal_mode(WAL)")
+	wq.Set("_txlock", "immediate")
+	wdb, err := sql.Open("sqlite", "file:"+path+"?"+wq.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	wdb.SetMaxOpenConns(1)
+	wdb.SetMaxIdleConns(1)
+	wdb.SetConnMaxLifetime(0)
+	wdb.SetConnMaxIdleTime(0)
+	if err := migrate(ctx, wdb); err != nil {
+		wdb.Close()
+		return nil, err
+	}
+
+	rq := cloneValues(common)
+	rq.Add("_pragma", "query_only(1)")
+	rdb, err := sql.Open("sqlite", "file:"+path+"?"+rq.Encode())
+	if err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	rdb.SetMaxOpenConns(opts.ReadConns)
+	rdb.SetMaxIdleConns(opts.ReadConns)
+	if err := rdb.PingContext(ctx); err != nil {
+		wdb.Close()
+		rdb.Close()
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+
+	s := &Store{
+		wdb:    wdb,
+		rdb:    rdb,
+		sealer: opts.Sealer,
+		now:    opts.Now,
+		ops:    make(chan *writeOp, maxBatchOps),
+		done:   make(chan struct{}),
+		hooks:  map[string][]*hookd.Webhook{},
+	}
+	if err := s.stmts.prepare(ctx, wdb); err != nil {
+		wdb.Close()
+		rdb.Close()
+		return nil, err
+	}
+	go s.writer()
+	return s, nil
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := url.Values{}
+	for k, vs := range v {
+		out[k] = append([]string(nil), vs...)
+	}
+	return out
+}
+
+func migrate(ctx context.Context, db *sql.DB) error {
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys)
+	if err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	return nil
+}
+
+// Close waits for queued writes to commit, stops the writer and closes the
+// database. Writes after Close fail with EUnavailable.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.ops)
+	s.mu.Unlock()
+	<-s.done
+	s.stmts.close()
+	return errors.Join(s.rdb.Close(), s.wdb.Close())
+}
+
+// Ping checks that both the read pool and the writer answer.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.rdb.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec("SELECT 1")
+		return err
+	})
+}
+
+// writeOp is one caller's share of a group commit.
+type writeOp struct {
+	ctx  context.Context
+	size int
+	fn   func(tx *sql.Tx) error
+	done chan error
+}
+
+var errClosed = hookd.Errorf(hookd.EUnavailable, "store closed")
+
+// write runs fn inside the writer's current transaction and returns once that
+// transaction committed (or fn failed: its savepoint was rolled back and
+// nothing of it persists).
+//
+// fn runs on the writer goroutine together with other callers' fns: it must
+// not use the caller's context for statements (an interrupted statement would
+// roll back the whole shared transaction, other callers' work included), must
+// not block, and may only touch writer-owned state (s.hooks, s.stmts) from
+// inside.
+func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return s.writeSized(ctx, 0, fn)
+}
+
+func (s *Store) writeSized(ctx context.Context, size int, fn func(tx *sql.Tx) error) error {
+	op := &writeOp{ctx: ctx, size: size, fn: fn, done: make(chan error, 1)}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return errClosed
+	}
+	select {
+	case s.ops <- op:
+	case <-ctx.Done():
+		s.mu.RUnlock()
+		return ctx.Err()
+	}
+	s.mu.RUnlock()
+	// Once queued, wait for the verdict even if ctx ends: the write may commit,
+	// and the caller must not be told otherwise.
+	return <-op.done
+}
+
+// writer is the one goroutine that writes. It takes whatever is queued right
+// now (never waiting for more: a lone caller pays no latency) and commits it
+// as one transaction.
+func (s *Store) writer() {
+	defer close(s.done)
+	batch := make([]*writeOp, 0, maxBatchOps)
+	for op := range s.ops {
+		batch = append(batch[:0], op)
+		size := op.size
+	gather:
+		for len(batch) < maxBatchOps && size < maxBatchBytes {
+			select {
+			case next, ok := <-s.ops:
+				if !ok {
+					break gather
+				}
+				batch = append(batch, next)
+				size += next.size
+			default:
+				break gather
+			}
+		}
+		s.commit(batch)
+		clear(batch)
+	}
+}
+
+// commit runs one batch: BEGIN IMMEDIATE; per op SAVEPOINT, fn, RELEASE (or
+// ROLLBACK TO on failure); COMMIT; then answers every op.
+func (s *Store) commit(batch []*writeOp) {
+	errs := make([]error, len(batch))
+	fail := func(err error) {
+		for _, op := range batch {
+			op.done <- err
+		}
+		clear(s.hooks) // may hold state of the rolled-back transaction
+	}
+	tx, err := s.wdb.BeginTx(context.Background(), nil)
+	if err != nil {
+		fail(fmt.Errorf("sqlite: begin: %w", err))
+		return
+	}
+	if len(batch) == 1 {
+		// No savepoint needed: a failure rolls back the whole transaction.
+		op := batch[0]
+		if err := op.ctx.Err(); err != nil {
+			tx.Rollback()
+			op.done <- err
+			return
+		}
+		if err := call(op.fn, tx); err != nil {
+			tx.Rollback()
+			clear(s.hooks)
+			op.done <- err
+			return
+		}
+		if err := tx.Commit(); err != nil {
+			fail(fmt.Errorf("sqlite: commit: %w", err))
+			return
+		}
+		op.done <- nil
+		return
+	}
+	for i, op := range batch {
+		if err := op.ctx.Err(); err != nil {
+			errs[i] = err
+			continue
+		}
+		if _, err := tx.Exec("SAVEPOINT op"); err != nil {
+			tx.Rollback()
+			fail(fmt.Errorf("sqlite: savepoint: %w", err))
+			return
+		}
+		if err := call(op.fn, tx); err != nil {
+			errs[i] = err
+			clear(s.hooks)
+			if _, rerr := tx.Exec("ROLLBACK TO op"); rerr != nil {
+				// The transaction itself is gone (e.g. an I/O error rolled it
+				// back): nobody's work survives.
+				tx.Rollback()
+				fail(fmt.Errorf("sqlite: rollback to savepoint: %w (after %v)", rerr, err))
+				return
+			}
+		}
+		if _, err := tx.Exec("RELEASE op"); err != nil {
+			tx.Rollback()
+			fail(fmt.Errorf("sqlite: release savepoint: %w", err))
+			return
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		fail(fmt.Errorf("sqlite: commit: %w", err))
+		return
+	}
+	for i, op := range batch {
+		op.done <- errs[i]
+	}
+}
+
+// call runs fn, turning a panic into an error so that one bad caller cannot
+// stop the writer.
+func call(fn func(*sql.Tx) error, tx *sql.Tx) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("sqlite: write panicked: %v", r)
+		}
+	}()
+	return fn(tx)
+}
+
+// us converts a time to stored unix microseconds (UTC, truncated).
+func us(t time.Time) int64 { return t.UnixMicro() }
+
+// trunc returns t in UTC truncated to the microsecond: what a round trip
+// through the database gives back.
+func trunc(t time.Time) time.Time { return time.UnixMicro(t.UnixMicro()).UTC() }
+
+// fromUS converts stored unix microseconds back to a UTC time.
+func fromUS(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+func fromNullUS(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromUS(v.Int64)
+	return &t
+}
+
+func nullUS(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return us(*t)
+}
+
+func truncPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := trunc(*t)
+	return &v
+}
+
+// isUnique reports whether err is a UNIQUE or PRIMARY KEY violation.
+func isUnique(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		c := se.Code()
+		return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// placeholders returns "?,?,…" with n marks.
+func placeholders(n int) string {
+	b := make([]byte, 0, 2*n)
+	for i := range n {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '?')
+	}
+	return string(b)
+}
+
+// pageArgs normalises a page for LIMIT/OFFSET.
+func pageArgs(p hookd.Page) (limit, offset int) {
+	limit, offset = p.Limit, p.Offset
+	if limit <= 0 {
+		limit = 20
+	}
+	if offset < 0 {
+		offset = 0
+	}
+	return limit, offset
+}

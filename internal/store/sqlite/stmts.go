@@ -1,0 +1,72 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// stmts are the hot paths' statements, prepared once on the writer connection
+// (the only one it has) so that tx.Stmt reuses them without re-preparing.
+type stmts struct {
+	eventByKey       *sql.Stmt
+	eventDeliveries  *sql.Stmt
+	activeHooks      *sql.Stmt
+	insertEvent      *sql.Stmt
+	insertDeliveries []*sql.Stmt // index k inserts 1<<k rows
+	claimScan        *sql.Stmt
+	completeRead     *sql.Stmt
+	webhookActive    *sql.Stmt
+	insertAttempt    *sql.Stmt
+	completeUpdate   *sql.Stmt
+	all              []*sql.Stmt
+}
+
+func (st *stmts) prepare(ctx context.Context, db *sql.DB) error {
+	p := func(dst **sql.Stmt, query string) error {
+		s, err := db.PrepareContext(ctx, query)
+		if err != nil {
+			return fmt.Errorf("sqlite: prepare %q: %w", query, err)
+		}
+		*dst = s
+		st.all = append(st.all, s)
+		return nil
+	}
+	list := []struct {
+		dst   **sql.Stmt
+		query string
+	}{
+		{&st.eventByKey, `SELECT ` + eventCols + ` FROM events WHERE workspace_id = ? AND idempotency_key = ?`},
+		{&st.eventDeliveries, eventDeliveriesSQL},
+		{&st.activeHooks, `SELECT ` + webhookCols + ` FROM webhooks WHERE workspace_id = ? AND active = 1 ORDER BY created, id`},
+		{&st.insertEvent, `INSERT INTO events (` + eventCols + `) VALUES (?, ?, ?, ?, ?, ?, ?)`},
+		{&st.claimScan, claimScanSQL},
+		{&st.completeRead, `SELECT d.workspace_id, d.webhook_id, d.status, d.attempts, d.manual, w.active
+			FROM deliveries d LEFT JOIN webhooks w ON w.id = d.webhook_id WHERE d.id = ?`},
+		{&st.insertAttempt, `INSERT INTO attempts (id, workspace_id, delivery_id, number, manual, started_at, duration_ms,
+			status_code, error, response_body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&st.completeUpdate, completeUpdateSQL},
+	}
+	for _, l := range list {
+		if err := p(l.dst, l.query); err != nil {
+			st.close()
+			return err
+		}
+	}
+	for k := 0; k <= 5; k++ {
+		var s *sql.Stmt
+		if err := p(&s, insertDeliveriesSQL(1<<k)); err != nil {
+			st.close()
+			return err
+		}
+		st.insertDeliveries = append(st.insertDeliveries, s)
+	}
+	return nil
+}
+
+func (st *stmts) close() {
+	for _, s := range st.all {
+		s.Close()
+	}
+	st.all = nil
+}
