@@ -1205,10 +1205,11 @@ func workspaceCommands() []cliCommand {
 				if err != nil {
 					return err
 				}
+				// The server's own shape: the workspace and the key's secret.
 				return cl.printOne(struct {
-					Workspace *client.Workspace `json:"workspace"`
-					APIKey    *client.APIKey    `json:"api_key"`
-				}{ws, key})
+					*client.Workspace
+					APIKey string `json:"api_key"`
+				}{ws, key.Key})
 			}
 		}},
 	}

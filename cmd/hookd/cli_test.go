@@ -219,7 +219,7 @@ func TestCLIRequests(t *testing.T) {
 			method: "GET", path: "/v1/executions", query: "job_id=job_1&source=api&status=succeeded&trigger_id=trg_1", out: "1.5s"},
 		{name: "ExecutionsGet", args: []string{"executions", "get", "exe_1"}, method: "GET", path: "/v1/executions/exe_1", out: `"ok": true`},
 		{name: "WorkspacesList", args: []string{"workspaces", "list"}, method: "GET", path: "/v1/workspaces", out: "default"},
-		{name: "WorkspacesCreate", args: []string{"workspaces", "create", "--name", "acme"}, method: "POST", path: "/v1/workspaces", body: `{"name":"acme"}`, out: `"key": "hk_new"`},
+		{name: "WorkspacesCreate", args: []string{"workspaces", "create", "--name", "acme"}, method: "POST", path: "/v1/workspaces", body: `{"name":"acme"}`, out: `"api_key": "hk_new"`},
 		{name: "KeysList", args: []string{"keys", "list"}, method: "GET", path: "/v1/api-keys", out: "hk_abcde"},
 		{name: "KeysCreateDefaultScope", args: []string{"keys", "create", "--name", "ci"}, method: "POST", path: "/v1/api-keys", body: `{"name":"ci","scopes":["read"]}`, out: "hk_secret"},
 		{name: "KeysCreateScopes", args: []string{"keys", "create", "--scopes", "read,write"}, method: "POST", path: "/v1/api-keys", body: `{"scopes":["read","write"]}`},
