@@ -1,0 +1,268 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/hookd/hookd"
+)
+
+// DedupWindow is how long a trigger remembers a dedup key.
+const DedupWindow = 24 * time.Hour
+
+const callCols = `id, workspace_id, trigger_id, disposition, execution_id, ip, method, status_code, detail, created`
+
+func scanCall(sc rowScanner) (*hookd.Call, error) {
+	var c hookd.Call
+	var created int64
+	if err := sc.Scan(&c.ID, &c.WorkspaceID, &c.TriggerID, &c.Disposition, &c.ExecutionID, &c.IP, &c.Method,
+		&c.StatusCode, &c.Detail, &created); err != nil {
+		return nil, err
+	}
+	c.CreatedAt = fromUS(created)
+	return &c, nil
+}
+
+func insertCall(tx *sql.Tx, c *hookd.Call) error {
+	_, err := tx.Exec(`INSERT INTO calls (`+callCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, c.WorkspaceID, c.TriggerID, c.Disposition, c.ExecutionID, c.IP, c.Method, c.StatusCode, c.Detail,
+		us(c.CreatedAt))
+	return err
+}
+
+// CallAccept records one call that passed every check up to dedup and
+// decides what it becomes, in one transaction (so concurrent calls to one
+// trigger, on this process or queued together in one group commit, see each
+// other's effects):
+//
+//  1. p.DedupKey non-empty and seen on this trigger within 24 h →
+//     duplicate (status 200), pointing at the first call's execution.
+//  2. p.Trigger.CooldownSeconds > 0, with the trigger's window (end W,
+//     leading run L, trailing run T):
+//     coalesce — T still queued: T's input becomes p.Input (coalesced);
+//     else now < W: a new trailing run T at RunAt = W, and W moves one
+//     cooldown on, since T opens the next window (coalesced);
+//     drop — now < W: dropped, pointing at L, no new run.
+//     Otherwise (no window yet, or it is over) a leading run starts now and
+//     opens the window [now, now + cooldown) (accepted).
+//  3. Otherwise a new queued run (accepted).
+//
+// New runs have Source webhook, the trigger's id and job. The call (status
+// 202, or 200 for a duplicate), the run, the dedup key (pointing at the run
+// the call became) and the trigger's last_used_at = p.Now are committed
+// before it returns. ENotFound when the trigger no longer exists.
+func (s *Store) CallAccept(ctx context.Context, p hookd.CallAcceptParams) (*hookd.CallAcceptResult, error) {
+	if p.Trigger == nil {
+		return nil, hookd.Errorf(hookd.EInvalid, "call accept: no trigger")
+	}
+	now := trunc(p.Now)
+	if p.Now.IsZero() {
+		now = trunc(s.now())
+	}
+	tr := p.Trigger
+	base := p.Call
+	base.WorkspaceID, base.TriggerID, base.CreatedAt = tr.WorkspaceID, tr.ID, now
+	if base.ID == "" {
+		base.ID = hookd.NewIDAt(hookd.PrefixCall, now)
+	}
+	var res *hookd.CallAcceptResult
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res = nil
+		// The trigger as stored: it may have been deleted or moved to
+		// another job since the caller read it.
+		var jobID string
+		err := tx.QueryRow(`UPDATE triggers SET last_used_at = ? WHERE id = ? AND workspace_id = ? RETURNING job_id`,
+			us(now), tr.ID, tr.WorkspaceID).Scan(&jobID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return hookd.Errorf(hookd.ENotFound, "trigger not found")
+		}
+		if err != nil {
+			return err
+		}
+		disp, x, err := s.decideCall(tx, &p, jobID, now)
+		if err != nil {
+			return err
+		}
+		if p.DedupKey != "" && disp != hookd.DispositionDuplicate {
+			if _, err := tx.Exec(`INSERT INTO trigger_dedup (workspace_id, trigger_id, key, execution_id, created_at)
+				VALUES (?, ?, ?, ?, ?)`, tr.WorkspaceID, tr.ID, p.DedupKey, x.ID, us(now)); err != nil {
+				return err
+			}
+		}
+		c := base
+		c.Disposition, c.ExecutionID = disp, x.ID
+		c.StatusCode = http.StatusAccepted
+		if disp == hookd.DispositionDuplicate {
+			c.StatusCode = http.StatusOK
+		}
+		if err := insertCall(tx, &c); err != nil {
+			return err
+		}
+		res = &hookd.CallAcceptResult{Disposition: disp, Execution: x, CallID: c.ID}
+		return nil
+	})
+	if err != nil {
+		if hookd.ErrorCode(err) != hookd.EInternal {
+			return nil, err
+		}
+		return nil, fmt.Errorf("sqlite: call accept: %w", err)
+	}
+	return res, nil
+}
+
+// decideCall applies dedup, then the cooldown, then makes a new run; it
+// returns the disposition and the execution the call became.
+func (s *Store) decideCall(tx *sql.Tx, p *hookd.CallAcceptParams, jobID string, now time.Time) (string, *hookd.Execution, error) {
+	tr := p.Trigger
+	if p.DedupKey != "" {
+		// Forget keys older than the window (one range seek; usually nothing).
+		if _, err := tx.Exec(`DELETE FROM trigger_dedup WHERE workspace_id = ? AND trigger_id = ? AND created_at <= ?`,
+			tr.WorkspaceID, tr.ID, us(now.Add(-DedupWindow))); err != nil {
+			return "", nil, err
+		}
+		var exeID string
+		err := tx.QueryRow(`SELECT execution_id FROM trigger_dedup WHERE workspace_id = ? AND trigger_id = ? AND key = ?`,
+			tr.WorkspaceID, tr.ID, p.DedupKey).Scan(&exeID)
+		if err == nil {
+			x, err := txExecution(tx, tr.WorkspaceID, exeID)
+			return hookd.DispositionDuplicate, x, err
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return "", nil, err
+		}
+	}
+	newRun := func(runAt time.Time) (*hookd.Execution, error) {
+		x := &hookd.Execution{
+			WorkspaceID: tr.WorkspaceID, JobID: jobID, TriggerID: tr.ID, Source: hookd.SourceWebhook,
+			Input: p.Input, CreatedAt: now, RunAt: runAt,
+		}
+		s.prepareExecution(x)
+		return x, insertExecution(tx, x)
+	}
+	if tr.CooldownSeconds <= 0 {
+		x, err := newRun(now)
+		return hookd.DispositionAccepted, x, err
+	}
+	cooldown := time.Duration(tr.CooldownSeconds) * time.Second
+	var windowEnd int64
+	var leading, trailing sql.NullString
+	err := tx.QueryRow(`SELECT window_end, leading_execution_id, trailing_execution_id FROM trigger_cooldowns
+		WHERE trigger_id = ? AND workspace_id = ?`, tr.ID, tr.WorkspaceID).Scan(&windowEnd, &leading, &trailing)
+	found := err == nil
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return "", nil, err
+	}
+	inWindow := found && us(now) < windowEnd
+	if found && tr.CooldownMode == hookd.CooldownDrop {
+		if inWindow && leading.Valid {
+			x, err := txExecution(tx, tr.WorkspaceID, leading.String)
+			return hookd.DispositionDropped, x, err
+		}
+	} else if found {
+		if trailing.Valid {
+			t, err := txExecution(tx, tr.WorkspaceID, trailing.String)
+			if err != nil {
+				return "", nil, err
+			}
+			if t.Status == hookd.ExecQueued {
+				input := jsonText(p.Input, "{}").(string)
+				if _, err := tx.Exec(`UPDATE executions SET input = ? WHERE id = ?`, input, t.ID); err != nil {
+					return "", nil, err
+				}
+				t.Input = []byte(input)
+				return hookd.DispositionCoalesced, t, nil
+			}
+		}
+		if inWindow {
+			end := fromUS(windowEnd)
+			t, err := newRun(end)
+			if err != nil {
+				return "", nil, err
+			}
+			if _, err := tx.Exec(`UPDATE trigger_cooldowns SET window_end = ?, trailing_execution_id = ?
+				WHERE trigger_id = ?`, us(end.Add(cooldown)), t.ID, tr.ID); err != nil {
+				return "", nil, err
+			}
+			return hookd.DispositionCoalesced, t, nil
+		}
+	}
+	// A leading run opens a new window.
+	x, err := newRun(now)
+	if err != nil {
+		return "", nil, err
+	}
+	_, err = tx.Exec(`INSERT INTO trigger_cooldowns (trigger_id, workspace_id, window_end, leading_execution_id, trailing_execution_id)
+		VALUES (?, ?, ?, ?, NULL)
+		ON CONFLICT (trigger_id) DO UPDATE SET window_end = excluded.window_end,
+			leading_execution_id = excluded.leading_execution_id, trailing_execution_id = NULL`,
+		tr.ID, tr.WorkspaceID, us(now.Add(cooldown)), x.ID)
+	return hookd.DispositionAccepted, x, err
+}
+
+// txExecution reads an execution inside the writer's transaction.
+func txExecution(tx *sql.Tx, workspaceID, id string) (*hookd.Execution, error) {
+	x, err := scanExecution(tx.QueryRow(`SELECT `+executionCols+` FROM executions WHERE id = ? AND workspace_id = ?`, id, workspaceID))
+	if err != nil {
+		return nil, fmt.Errorf("execution %s: %w", id, err)
+	}
+	return x, nil
+}
+
+// CallRecord stores a refused call (no execution), filling ID and CreatedAt
+// (the store's clock when zero). Calls with an unknown token have no
+// workspace or trigger.
+func (s *Store) CallRecord(ctx context.Context, c *hookd.Call) error {
+	if c.CreatedAt.IsZero() {
+		c.CreatedAt = s.now()
+	}
+	c.CreatedAt = trunc(c.CreatedAt)
+	if c.ID == "" {
+		c.ID = hookd.NewIDAt(hookd.PrefixCall, c.CreatedAt)
+	}
+	err := s.write(ctx, func(tx *sql.Tx) error { return insertCall(tx, c) })
+	if isUnique(err) {
+		return hookd.Errorf(hookd.EConflict, "call already recorded")
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: call record: %w", err)
+	}
+	return nil
+}
+
+// CallList lists a trigger's calls (of the workspace) newest first with the
+// total count, of one disposition when f.Disposition is set.
+func (s *Store) CallList(ctx context.Context, f hookd.CallFilter) ([]hookd.Call, int, error) {
+	limit, offset := pageArgs(f.Page)
+	where := `workspace_id = ? AND trigger_id = ?`
+	args := []any{f.WorkspaceID, f.TriggerID}
+	if f.Disposition != "" {
+		where += ` AND disposition = ?`
+		args = append(args, f.Disposition)
+	}
+	var total int
+	if err := s.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM calls WHERE `+where, args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("sqlite: call list: %w", err)
+	}
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+callCols+` FROM calls WHERE `+where+`
+		ORDER BY created DESC, id DESC LIMIT ? OFFSET ?`, append(args, limit, offset)...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("sqlite: call list: %w", err)
+	}
+	defer rows.Close()
+	out := []hookd.Call{}
+	for rows.Next() {
+		c, err := scanCall(rows)
+		if err != nil {
+			return nil, 0, fmt.Errorf("sqlite: call list: %w", err)
+		}
+		out = append(out, *c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("sqlite: call list: %w", err)
+	}
+	return out, total, nil
+}

@@ -1,0 +1,487 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/hookd/hookd"
+)
+
+const executionCols = `id, workspace_id, job_id, trigger_id, source, status, input, result, reason, created, run_at,
+	period, started_at, finished_at, duration_ms`
+
+// reasonInterrupted is the reason of an execution failed by
+// ExecutionsInterrupt.
+const reasonInterrupted = "interrupted"
+
+// Claim scan bounds: queued rows read from the queue index per claim. They
+// keep a claim cheap when the head of the queue is a backlog of jobs already
+// at their concurrency; runs behind such a backlog wait for a later claim.
+const (
+	execClaimPage    = 256
+	execClaimScanMin = 4096
+)
+
+func scanExecution(sc rowScanner) (*hookd.Execution, error) {
+	var e hookd.Execution
+	var input string
+	var result sql.NullString
+	var created, runAt int64
+	var period, started, finished sql.NullInt64
+	if err := sc.Scan(&e.ID, &e.WorkspaceID, &e.JobID, &e.TriggerID, &e.Source, &e.Status, &input, &result, &e.Reason,
+		&created, &runAt, &period, &started, &finished, &e.DurationMS); err != nil {
+		return nil, err
+	}
+	e.Input = json.RawMessage(input)
+	if result.Valid {
+		e.Result = json.RawMessage(result.String)
+	}
+	e.CreatedAt, e.RunAt = fromUS(created), fromUS(runAt)
+	e.Period, e.StartedAt, e.FinishedAt = fromNullUS(period), fromNullUS(started), fromNullUS(finished)
+	return &e, nil
+}
+
+// jsonText returns raw as stored JSON text: empty becomes def (nil = NULL),
+// and text that is not JSON is stored as a JSON string of itself, so that
+// every stored value reads back as valid JSON.
+func jsonText(raw json.RawMessage, def any) any {
+	if len(raw) == 0 {
+		return def
+	}
+	if !json.Valid(raw) {
+		b, _ := json.Marshal(string(raw))
+		return string(b)
+	}
+	return string(raw)
+}
+
+// prepareExecution fills the defaults of a new queued execution.
+func (s *Store) prepareExecution(e *hookd.Execution) {
+	if e.CreatedAt.IsZero() {
+		e.CreatedAt = s.now()
+	}
+	e.CreatedAt = trunc(e.CreatedAt)
+	if e.ID == "" {
+		e.ID = hookd.NewIDAt(hookd.PrefixExecution, e.CreatedAt)
+	}
+	if e.RunAt.IsZero() {
+		e.RunAt = e.CreatedAt
+	}
+	e.RunAt = trunc(e.RunAt)
+	e.Period = truncPtr(e.Period)
+	e.Status = hookd.ExecQueued
+	e.Result, e.Reason, e.StartedAt, e.FinishedAt, e.DurationMS = nil, "", nil, nil, 0
+	if len(e.Input) == 0 {
+		e.Input = json.RawMessage("{}")
+	}
+	if !json.Valid(e.Input) {
+		e.Input = json.RawMessage(jsonText(e.Input, nil).(string))
+	}
+}
+
+// insertExecution inserts a prepared queued execution.
+func insertExecution(tx *sql.Tx, e *hookd.Execution) error {
+	_, err := tx.Exec(`INSERT INTO executions (`+executionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, '', ?, ?, ?, NULL, NULL, 0)`,
+		e.ID, e.WorkspaceID, e.JobID, e.TriggerID, e.Source, e.Status, string(e.Input), us(e.CreatedAt), us(e.RunAt),
+		nullUS(e.Period))
+	return err
+}
+
+// ExecutionCreate inserts e as a queued execution, filling ID, CreatedAt (the
+// store's clock when zero), RunAt (CreatedAt when zero), Input ({} when
+// empty) and Status. ENotFound when the job is not the workspace's;
+// EConflict when e.Period is set and the job already has a run for it.
+func (s *Store) ExecutionCreate(ctx context.Context, e *hookd.Execution) error {
+	s.prepareExecution(e)
+	exists := false
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		ok, err := jobExists(tx, e.WorkspaceID, e.JobID)
+		if exists = ok; err != nil || !ok {
+			return err
+		}
+		return insertExecution(tx, e)
+	})
+	if isUnique(err) {
+		if e.Period != nil {
+			return hookd.Errorf(hookd.EConflict, "job %s already has a run for period %s", e.JobID, e.Period.Format(time.RFC3339))
+		}
+		return hookd.Errorf(hookd.EConflict, "execution already exists")
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: execution create: %w", err)
+	}
+	if !exists {
+		return hookd.Errorf(hookd.ENotFound, "job not found")
+	}
+	return nil
+}
+
+// ExecutionGet reads an execution of the workspace; ENotFound when absent or
+// of another workspace.
+func (s *Store) ExecutionGet(ctx context.Context, workspaceID, id string) (*hookd.Execution, error) {
+	e, err := scanExecution(s.rdb.QueryRowContext(ctx, `SELECT `+executionCols+` FROM executions WHERE id = ? AND workspace_id = ?`, id, workspaceID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, hookd.Errorf(hookd.ENotFound, "execution not found")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: execution get: %w", err)
+	}
+	return e, nil
+}
+
+// ExecutionList lists a workspace's executions newest first with the total
+// count, narrowed by job, trigger, status and source.
+func (s *Store) ExecutionList(ctx context.Context, f hookd.ExecutionFilter) ([]hookd.Execution, int, error) {
+	limit, offset := pageArgs(f.Page)
+	where := `workspace_id = ?`
+	args := []any{f.WorkspaceID}
+	for _, c := range []struct{ col, v string }{
+		{"job_id", f.JobID}, {"trigger_id", f.TriggerID}, {"status", f.Status}, {"source", f.Source},
+	} {
+		if c.v != "" {
+			where += ` AND ` + c.col + ` = ?`
+			args = append(args, c.v)
+		}
+	}
+	var total int
+	if err := s.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM executions WHERE `+where, args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("sqlite: execution list: %w", err)
+	}
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+executionCols+` FROM executions WHERE `+where+`
+		ORDER BY created DESC, id DESC LIMIT ? OFFSET ?`, append(args, limit, offset)...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("sqlite: execution list: %w", err)
+	}
+	defer rows.Close()
+	out := []hookd.Execution{}
+	for rows.Next() {
+		e, err := scanExecution(rows)
+		if err != nil {
+			return nil, 0, fmt.Errorf("sqlite: execution list: %w", err)
+		}
+		out = append(out, *e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("sqlite: execution list: %w", err)
+	}
+	return out, total, nil
+}
+
+// claimJob is a job's state during one claim.
+type claimJob struct {
+	job   *hookd.Job // nil: the job is gone
+	room  int        // how many more of its runs may start
+	lease time.Time
+	ran   bool // last_run_at set in this claim
+}
+
+// ExecutionsClaim starts up to p.Limit queued executions whose RunAt is at
+// or before p.Now, oldest RunAt first (then id), in one transaction. A job's
+// runs start only while its running count (counted in the database, so
+// across processes) is below its concurrency; because the scan goes in run
+// order, a later run of a job never starts while an earlier due one of the
+// same job waits. Each claimed run becomes running with StartedAt = p.Now, a
+// lease until p.Now + max(p.Lease, job timeout + 1 min) held by p.Owner, and
+// sets its job's last_run_at to p.Now. Claimed rows carry their job.
+//
+// Cost: one ordered scan of the queue index, bounded to max(4096,
+// 16×Limit) rows, plus one count per job met.
+func (s *Store) ExecutionsClaim(ctx context.Context, p hookd.ExecClaimParams) ([]hookd.ClaimedExecution, error) {
+	if p.Limit <= 0 {
+		return []hookd.ClaimedExecution{}, nil
+	}
+	now := trunc(p.Now)
+	var out []hookd.ClaimedExecution
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		out = []hookd.ClaimedExecution{}
+		jobs := map[string]*claimJob{}
+		type cand struct {
+			runAt         int64
+			id, job, wsID string
+		}
+		var chosen []cand
+		after := cand{runAt: math.MinInt64}
+		bound := max(execClaimScanMin, 16*p.Limit)
+		for scanned := 0; len(chosen) < p.Limit && scanned < bound; {
+			rows, err := tx.Query(`SELECT run_at, id, job_id, workspace_id FROM executions
+				WHERE status = 'queued' AND run_at <= ? AND (run_at, id) > (?, ?)
+				ORDER BY run_at, id LIMIT ?`, us(now), after.runAt, after.id, execClaimPage)
+			if err != nil {
+				return err
+			}
+			var page []cand
+			for rows.Next() {
+				var c cand
+				if err := rows.Scan(&c.runAt, &c.id, &c.job, &c.wsID); err != nil {
+					rows.Close()
+					return err
+				}
+				page = append(page, c)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			for _, c := range page {
+				after = c
+				js, err := s.claimJobState(tx, jobs, c.wsID, c.job, p.Lease, now)
+				if err != nil {
+					return err
+				}
+				if js.room > 0 {
+					js.room--
+					chosen = append(chosen, c)
+					if len(chosen) == p.Limit {
+						break
+					}
+				}
+			}
+			scanned += len(page)
+			if len(page) < execClaimPage {
+				break
+			}
+		}
+		for _, c := range chosen {
+			js := jobs[c.job]
+			x, err := scanExecution(tx.QueryRow(`UPDATE executions SET status = 'running', started_at = ?,
+					lease_until = ?, lease_owner = ?
+				WHERE id = ? AND status = 'queued' RETURNING `+executionCols,
+				us(now), us(js.lease), p.Owner, c.id))
+			if err != nil {
+				return err
+			}
+			if !js.ran {
+				if _, err := tx.Exec(`UPDATE jobs SET last_run_at = ? WHERE id = ?`, us(now), c.job); err != nil {
+					return err
+				}
+				js.ran = true
+				js.job.LastRunAt = &now
+			}
+			out = append(out, hookd.ClaimedExecution{Execution: *x})
+		}
+		for i := range out {
+			out[i].Job = *jobs[out[i].JobID].job
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: executions claim: %w", err)
+	}
+	return out, nil
+}
+
+// claimJobState loads a job's claim state once per claim: its room is its
+// concurrency minus its running executions.
+func (s *Store) claimJobState(tx *sql.Tx, jobs map[string]*claimJob, workspaceID, jobID string, lease time.Duration, now time.Time) (*claimJob, error) {
+	if js, ok := jobs[jobID]; ok {
+		return js, nil
+	}
+	js := &claimJob{}
+	jobs[jobID] = js
+	j, err := scanJob(tx.QueryRow(`SELECT `+jobCols+` FROM jobs WHERE id = ? AND workspace_id = ?`, jobID, workspaceID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return js, nil // deleted: its queued runs were canceled; none start
+	}
+	if err != nil {
+		return nil, err
+	}
+	var running int
+	if err := tx.QueryRow(`SELECT COUNT(*) FROM executions WHERE workspace_id = ? AND job_id = ? AND status = 'running'`,
+		workspaceID, jobID).Scan(&running); err != nil {
+		return nil, err
+	}
+	js.job = j
+	js.room = max(j.Concurrency, 1) - running
+	js.lease = now.Add(max(lease, time.Duration(j.TimeoutSeconds)*time.Second+time.Minute))
+	return js, nil
+}
+
+// outcomeEvent builds the event p publishes, as EventPublish would: stamped
+// p.Now (or now when zero), data {} when empty.
+func outcomeEvent(p *hookd.PublishParams, now time.Time) *hookd.Event {
+	at := now
+	if !p.Now.IsZero() {
+		at = trunc(p.Now)
+	}
+	data := p.Data
+	if len(data) == 0 {
+		data = json.RawMessage("{}")
+	}
+	return &hookd.Event{
+		ID:             hookd.NewIDAt(hookd.PrefixEvent, at),
+		WorkspaceID:    p.WorkspaceID,
+		Type:           p.Type,
+		Data:           data,
+		OwnerID:        p.OwnerID,
+		IdempotencyKey: p.IdempotencyKey,
+		Timestamp:      at,
+	}
+}
+
+// publishOutcome publishes p inside tx and returns the event (the first one
+// when its idempotency key was used before).
+func (s *Store) publishOutcome(tx *sql.Tx, p *hookd.PublishParams, now time.Time) (*hookd.Event, error) {
+	evt := outcomeEvent(p, now)
+	existing, err := s.publishTx(tx, evt)
+	if err != nil {
+		return nil, err
+	}
+	if existing != nil {
+		return existing, nil
+	}
+	return evt, nil
+}
+
+// ExecutionFinish sets a running execution's final status (succeeded, failed
+// or canceled), result (text that is not JSON is stored as a JSON string),
+// reason, FinishedAt = p.Now and duration since its start, and publishes
+// p.Outcome (when set) in the same transaction: either both are committed or
+// neither. It returns the published event, nil without an outcome. EInvalid
+// for another status; ENotFound when the execution is not the workspace's;
+// EConflict when it is not running (queued, or already finished).
+func (s *Store) ExecutionFinish(ctx context.Context, p hookd.ExecFinishParams) (*hookd.Event, error) {
+	switch p.Status {
+	case hookd.ExecSucceeded, hookd.ExecFailed, hookd.ExecCanceled:
+	default:
+		return nil, hookd.FieldErrorf("status", "must be succeeded, failed or canceled, not %q", p.Status)
+	}
+	now := trunc(p.Now)
+	if p.Now.IsZero() {
+		now = trunc(s.now())
+	}
+	var evt *hookd.Event
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		evt = nil
+		var status string
+		var started sql.NullInt64
+		err := tx.QueryRow(`SELECT status, started_at FROM executions WHERE id = ? AND workspace_id = ?`,
+			p.ID, p.WorkspaceID).Scan(&status, &started)
+		if errors.Is(err, sql.ErrNoRows) {
+			return hookd.Errorf(hookd.ENotFound, "execution not found")
+		}
+		if err != nil {
+			return err
+		}
+		if status != hookd.ExecRunning {
+			return hookd.Errorf(hookd.EConflict, "execution is %s, not running", status)
+		}
+		var dur int64
+		if started.Valid {
+			dur = max((us(now)-started.Int64)/1000, 0)
+		}
+		if _, err := tx.Exec(`UPDATE executions SET status = ?, result = ?, reason = ?, finished_at = ?, duration_ms = ?,
+				lease_until = NULL WHERE id = ?`,
+			p.Status, jsonText(p.Result, nil), p.Reason, us(now), dur, p.ID); err != nil {
+			return err
+		}
+		if p.Outcome != nil {
+			if evt, err = s.publishOutcome(tx, p.Outcome, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		if hookd.ErrorCode(err) != hookd.EInternal {
+			return nil, err
+		}
+		return nil, fmt.Errorf("sqlite: execution finish: %w", err)
+	}
+	return evt, nil
+}
+
+// ExecutionsInterrupt fails every running execution whose lease ended before
+// now (its node died or shut down without finishing it) with reason
+// "interrupted", FinishedAt = now and the duration since its start, and
+// publishes outcome(x) for each (when outcome is non-nil and returns
+// non-nil) in the same transaction. outcome is called before the write, on
+// the caller's goroutine, with x as it will be stored; it may read the
+// store. It returns the failed executions, oldest lease first.
+func (s *Store) ExecutionsInterrupt(ctx context.Context, now time.Time, outcome func(*hookd.Execution) *hookd.PublishParams) ([]hookd.Execution, error) {
+	now = trunc(now)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+executionCols+` FROM executions
+		WHERE status = 'running' AND lease_until < ? ORDER BY lease_until, id`, us(now))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: executions interrupt: %w", err)
+	}
+	var cands []hookd.Execution
+	for rows.Next() {
+		x, err := scanExecution(rows)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("sqlite: executions interrupt: %w", err)
+		}
+		x.Status, x.Reason, x.FinishedAt = hookd.ExecFailed, reasonInterrupted, &now
+		if x.StartedAt != nil {
+			x.DurationMS = max(now.Sub(*x.StartedAt).Milliseconds(), 0)
+		}
+		cands = append(cands, *x)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: executions interrupt: %w", err)
+	}
+	if len(cands) == 0 {
+		return []hookd.Execution{}, nil
+	}
+	events := make([]*hookd.PublishParams, len(cands))
+	if outcome != nil {
+		for i := range cands {
+			x := cands[i]
+			events[i] = outcome(&x)
+		}
+	}
+	var out []hookd.Execution
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		out = []hookd.Execution{}
+		for i, x := range cands {
+			res, err := tx.Exec(`UPDATE executions SET status = 'failed', reason = ?, finished_at = ?, duration_ms = ?,
+					lease_until = NULL
+				WHERE id = ? AND status = 'running' AND lease_until < ?`,
+				reasonInterrupted, us(now), x.DurationMS, x.ID, us(now))
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil || n == 0 {
+				if err != nil {
+					return err
+				}
+				continue // finished meanwhile
+			}
+			if events[i] != nil {
+				if _, err := s.publishOutcome(tx, events[i], now); err != nil {
+					return err
+				}
+			}
+			out = append(out, x)
+		}
+		return nil
+	})
+	if err != nil {
+		if hookd.ErrorCode(err) != hookd.EInternal {
+			return nil, err
+		}
+		return nil, fmt.Errorf("sqlite: executions interrupt: %w", err)
+	}
+	return out, nil
+}
+
+// ExecutionsNextRunAt returns the earliest RunAt of a queued execution (of
+// any workspace, startable or waiting for its job's concurrency); ok=false
+// when none is queued.
+func (s *Store) ExecutionsNextRunAt(ctx context.Context) (time.Time, bool, error) {
+	var at int64
+	err := s.rdb.QueryRowContext(ctx, `SELECT run_at FROM executions WHERE status = 'queued' ORDER BY run_at LIMIT 1`).Scan(&at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("sqlite: executions next run: %w", err)
+	}
+	return fromUS(at), true, nil
+}
