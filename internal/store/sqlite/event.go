@@ -37,45 +37,9 @@ func (s *Store) EventPublish(ctx context.Context, p hookd.PublishParams) (*hookd
 	}
 	var existing *hookd.Event
 	err := s.writeSized(ctx, len(data), func(tx *sql.Tx) error {
-		existing = nil
-		evt.DeliveryIDs = nil
-		if p.IdempotencyKey != "" {
-			e, err := scanEvent(tx.Stmt(s.stmts.eventByKey).QueryRow(p.WorkspaceID, p.IdempotencyKey))
-			if err == nil {
-				if e.DeliveryIDs, err = deliveryIDs(tx.Stmt(s.stmts.eventDeliveries), p.WorkspaceID, e.ID); err != nil {
-					return err
-				}
-				existing = e
-				return nil
-			}
-			if !errors.Is(err, sql.ErrNoRows) {
-				return err
-			}
-		}
-		hooks, err := s.activeWebhooks(tx, p.WorkspaceID)
-		if err != nil {
-			return err
-		}
-		var decoded map[string]any
-		var matched []*hookd.Webhook
-		for _, wh := range hooks {
-			if len(wh.Filters) > 0 && decoded == nil {
-				if err := json.Unmarshal(data, &decoded); err != nil || decoded == nil {
-					return hookd.FieldErrorf("data", "must be a JSON object")
-				}
-			}
-			if wh.Matches(p.Type, p.OwnerID, decoded) {
-				matched = append(matched, wh)
-			}
-		}
-		if _, err := tx.Stmt(s.stmts.insertEvent).Exec(evt.ID, evt.WorkspaceID, evt.Type, string(data), evt.OwnerID, evt.IdempotencyKey, us(now)); err != nil {
-			return err
-		}
-		evt.DeliveryIDs = make([]string, len(matched))
-		for i := range matched {
-			evt.DeliveryIDs[i] = hookd.NewIDAt(hookd.PrefixDelivery, now)
-		}
-		return s.insertDeliveries(tx, evt, matched)
+		var err error
+		existing, err = s.publishTx(tx, evt)
+		return err
 	})
 	if err != nil {
 		if hookd.ErrorCode(err) != hookd.EInternal {
@@ -90,6 +54,52 @@ func (s *Store) EventPublish(ctx context.Context, p hookd.PublishParams) (*hookd
 		return existing, true, nil
 	}
 	return evt, false, nil
+}
+
+// publishTx publishes evt inside tx (the writer's transaction): with an
+// idempotency key already used in the workspace it returns the first event
+// with its deliveries and creates nothing; otherwise it inserts evt and one
+// pending delivery per matching active webhook and fills evt.DeliveryIDs.
+// Runs on the writer goroutine only (ExecutionFinish and ExecutionsInterrupt
+// publish outcome events through it in their own transactions).
+func (s *Store) publishTx(tx *sql.Tx, evt *hookd.Event) (existing *hookd.Event, err error) {
+	evt.DeliveryIDs = nil
+	if evt.IdempotencyKey != "" {
+		e, err := scanEvent(tx.Stmt(s.stmts.eventByKey).QueryRow(evt.WorkspaceID, evt.IdempotencyKey))
+		if err == nil {
+			if e.DeliveryIDs, err = deliveryIDs(tx.Stmt(s.stmts.eventDeliveries), evt.WorkspaceID, e.ID); err != nil {
+				return nil, err
+			}
+			return e, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return nil, err
+		}
+	}
+	hooks, err := s.activeWebhooks(tx, evt.WorkspaceID)
+	if err != nil {
+		return nil, err
+	}
+	var decoded map[string]any
+	var matched []*hookd.Webhook
+	for _, wh := range hooks {
+		if len(wh.Filters) > 0 && decoded == nil {
+			if err := json.Unmarshal(evt.Data, &decoded); err != nil || decoded == nil {
+				return nil, hookd.FieldErrorf("data", "must be a JSON object")
+			}
+		}
+		if wh.Matches(evt.Type, evt.OwnerID, decoded) {
+			matched = append(matched, wh)
+		}
+	}
+	if _, err := tx.Stmt(s.stmts.insertEvent).Exec(evt.ID, evt.WorkspaceID, evt.Type, string(evt.Data), evt.OwnerID, evt.IdempotencyKey, us(evt.Timestamp)); err != nil {
+		return nil, err
+	}
+	evt.DeliveryIDs = make([]string, len(matched))
+	for i := range matched {
+		evt.DeliveryIDs[i] = hookd.NewIDAt(hookd.PrefixDelivery, evt.Timestamp)
+	}
+	return nil, s.insertDeliveries(tx, evt, matched)
 }
 
 // insertDeliveries inserts one pending delivery per webhook with multi-row

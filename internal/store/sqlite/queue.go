@@ -75,7 +75,7 @@ func (s *Store) DeliveriesClaim(ctx context.Context, p hookd.ClaimParams) ([]hoo
 		var chosen []candidate
 		taken := map[int64]bool{}
 
-		page := min(max(p.Limit*4, claimPageMin), claimPageMax)
+		page := min(max(p.Limit+claimPageMin, claimPageMin), claimPageMax)
 		bound := max(claimScanMin, p.Limit*16)
 		scanned, exhausted := 0, false
 		after := candidate{rowid: 0, webhookID: "", due: math.MinInt64}
@@ -85,7 +85,7 @@ func (s *Store) DeliveriesClaim(ctx context.Context, p hookd.ClaimParams) ([]hoo
 			if err != nil {
 				return err
 			}
-			n := 0
+			n, picked := 0, 0
 			for rows.Next() {
 				var c candidate
 				if err := rows.Scan(&c.rowid, &c.webhookID, &c.due); err != nil {
@@ -98,6 +98,7 @@ func (s *Store) DeliveriesClaim(ctx context.Context, p hookd.ClaimParams) ([]hoo
 					room[c.webhookID]--
 					chosen = append(chosen, c)
 					taken[c.rowid] = true
+					picked++
 				}
 			}
 			rows.Close()
@@ -107,6 +108,11 @@ func (s *Store) DeliveriesClaim(ctx context.Context, p hookd.ClaimParams) ([]hoo
 			scanned += n
 			if n < page {
 				exhausted = true
+				break
+			}
+			if picked == 0 {
+				// A whole page of webhooks without room: the per-webhook
+				// probes below are cheaper than reading on.
 				break
 			}
 		}
