@@ -79,8 +79,13 @@ func (s *Store) DeliveryList(ctx context.Context, f hookd.DeliveryFilter) ([]hoo
 	limit, offset := pageArgs(f.Page)
 	where := `d.workspace_id = ?`
 	args := []any{f.WorkspaceID}
+	if f.EventID != "" {
+		// The event row lists its deliveries (no event_id index on deliveries).
+		where += ` AND d.id IN (SELECT value FROM json_each((SELECT delivery_ids FROM events WHERE id = ? AND workspace_id = d.workspace_id)))`
+		args = append(args, f.EventID)
+	}
 	for _, c := range []struct{ col, v string }{
-		{"d.webhook_id", f.WebhookID}, {"d.event_id", f.EventID}, {"d.status", f.Status}, {"d.event_type", f.EventType},
+		{"d.webhook_id", f.WebhookID}, {"d.status", f.Status}, {"d.event_type", f.EventType},
 	} {
 		if c.v != "" {
 			where += ` AND ` + c.col + ` = ?`

@@ -67,9 +67,6 @@ func (s *Store) publishTx(tx *sql.Tx, evt *hookd.Event) (existing *hookd.Event, 
 	if evt.IdempotencyKey != "" {
 		e, err := scanEvent(tx.Stmt(s.stmts.eventByKey).QueryRow(evt.WorkspaceID, evt.IdempotencyKey))
 		if err == nil {
-			if e.DeliveryIDs, err = deliveryIDs(tx.Stmt(s.stmts.eventDeliveries), evt.WorkspaceID, e.ID); err != nil {
-				return nil, err
-			}
 			return e, nil
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
@@ -92,12 +89,17 @@ func (s *Store) publishTx(tx *sql.Tx, evt *hookd.Event) (existing *hookd.Event, 
 			matched = append(matched, wh)
 		}
 	}
-	if _, err := tx.Stmt(s.stmts.insertEvent).Exec(evt.ID, evt.WorkspaceID, evt.Type, string(evt.Data), evt.OwnerID, evt.IdempotencyKey, us(evt.Timestamp)); err != nil {
-		return nil, err
-	}
 	evt.DeliveryIDs = make([]string, len(matched))
 	for i := range matched {
 		evt.DeliveryIDs[i] = hookd.NewIDAt(hookd.PrefixDelivery, evt.Timestamp)
+	}
+	ids, err := json.Marshal(evt.DeliveryIDs)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.Stmt(s.stmts.insertEvent).Exec(evt.ID, evt.WorkspaceID, evt.Type, string(evt.Data), evt.OwnerID, evt.IdempotencyKey,
+		us(evt.Timestamp), string(ids)); err != nil {
+		return nil, err
 	}
 	return nil, s.insertDeliveries(tx, evt, matched)
 }
@@ -140,40 +142,22 @@ func insertDeliveriesSQL(rows int) string {
 	return b.String()
 }
 
-const eventCols = `id, workspace_id, type, data, owner_id, idempotency_key, created`
+const eventCols = `id, workspace_id, type, data, owner_id, idempotency_key, created, delivery_ids`
 
+// scanEvent reads a row of eventCols, delivery ids included.
 func scanEvent(sc interface{ Scan(...any) error }) (*hookd.Event, error) {
 	var e hookd.Event
-	var data string
+	var data, ids string
 	var created int64
-	if err := sc.Scan(&e.ID, &e.WorkspaceID, &e.Type, &data, &e.OwnerID, &e.IdempotencyKey, &created); err != nil {
+	if err := sc.Scan(&e.ID, &e.WorkspaceID, &e.Type, &data, &e.OwnerID, &e.IdempotencyKey, &created, &ids); err != nil {
 		return nil, err
 	}
 	e.Data = json.RawMessage(data)
 	e.Timestamp = fromUS(created)
+	if err := json.Unmarshal([]byte(ids), &e.DeliveryIDs); err != nil {
+		return nil, fmt.Errorf("delivery_ids: %w", err)
+	}
 	return &e, nil
-}
-
-type queryer interface {
-	Query(args ...any) (*sql.Rows, error)
-}
-
-// deliveryIDs lists an event's deliveries in creation order.
-func deliveryIDs(q queryer, workspaceID, eventID string) ([]string, error) {
-	rows, err := q.Query(workspaceID, eventID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	ids := []string{}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
 }
 
 // EventGet reads one event of the workspace with its delivery ids;
@@ -186,23 +170,5 @@ func (s *Store) EventGet(ctx context.Context, workspaceID, id string) (*hookd.Ev
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: event get: %w", err)
 	}
-	rows, err := s.rdb.QueryContext(ctx, eventDeliveriesSQL, workspaceID, id)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: event get: %w", err)
-	}
-	defer rows.Close()
-	e.DeliveryIDs = []string{}
-	for rows.Next() {
-		var did string
-		if err := rows.Scan(&did); err != nil {
-			return nil, fmt.Errorf("sqlite: event get: %w", err)
-		}
-		e.DeliveryIDs = append(e.DeliveryIDs, did)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: event get: %w", err)
-	}
 	return e, nil
 }
-
-const eventDeliveriesSQL = `SELECT id FROM deliveries WHERE workspace_id = ? AND event_id = ? ORDER BY rowid`

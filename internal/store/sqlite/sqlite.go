@@ -16,6 +16,7 @@ import (
 	"io/fs"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -62,6 +63,8 @@ type Store struct {
 	closed bool
 	ops    chan *writeOp
 	done   chan struct{}
+
+	commits, writes atomic.Int64 // group commit counters, see WriteStats
 
 	// Owned by the writer goroutine (touched only inside write fns).
 	hooks map[string][]*hookd.Webhook // workspace → active webhooks, for fan-out
@@ -197,6 +200,19 @@ func (s *Store) Ping(ctx context.Context) error {
 	})
 }
 
+// WriteStats counts the writer's work since Open: Commits transactions
+// committed (each one fsync with synchronous=FULL) for Writes calls; their
+// ratio is the mean group-commit batch size.
+type WriteStats struct {
+	Commits int64
+	Writes  int64
+}
+
+// WriteStats reports the group-commit counters (for metrics).
+func (s *Store) WriteStats() WriteStats {
+	return WriteStats{Commits: s.commits.Load(), Writes: s.writes.Load()}
+}
+
 // writeOp is one caller's share of a group commit.
 type writeOp struct {
 	ctx  context.Context
@@ -299,6 +315,8 @@ func (s *Store) commit(batch []*writeOp) {
 			fail(fmt.Errorf("sqlite: commit: %w", err))
 			return
 		}
+		s.commits.Add(1)
+		s.writes.Add(1)
 		op.done <- nil
 		return
 	}
@@ -333,6 +351,8 @@ func (s *Store) commit(batch []*writeOp) {
 		fail(fmt.Errorf("sqlite: commit: %w", err))
 		return
 	}
+	s.commits.Add(1)
+	s.writes.Add(int64(len(batch)))
 	for i, op := range batch {
 		op.done <- errs[i]
 	}

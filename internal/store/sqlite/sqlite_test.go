@@ -346,6 +346,9 @@ func BenchmarkPublishParallel(b *testing.B) {
 				}
 			})
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			if st := s.WriteStats(); st.Commits > 0 {
+				b.ReportMetric(float64(st.Writes)/float64(st.Commits), "writes/commit")
+			}
 		})
 	}
 }

@@ -10,7 +10,6 @@ import (
 // (the only one it has) so that tx.Stmt reuses them without re-preparing.
 type stmts struct {
 	eventByKey       *sql.Stmt
-	eventDeliveries  *sql.Stmt
 	activeHooks      *sql.Stmt
 	insertEvent      *sql.Stmt
 	insertDeliveries []*sql.Stmt // index k inserts 1<<k rows
@@ -37,9 +36,8 @@ func (st *stmts) prepare(ctx context.Context, db *sql.DB) error {
 		query string
 	}{
 		{&st.eventByKey, `SELECT ` + eventCols + ` FROM events WHERE workspace_id = ? AND idempotency_key = ?`},
-		{&st.eventDeliveries, eventDeliveriesSQL},
 		{&st.activeHooks, `SELECT ` + webhookCols + ` FROM webhooks WHERE workspace_id = ? AND active = 1 ORDER BY created, id`},
-		{&st.insertEvent, `INSERT INTO events (` + eventCols + `) VALUES (?, ?, ?, ?, ?, ?, ?)`},
+		{&st.insertEvent, `INSERT INTO events (` + eventCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&st.claimScan, claimScanSQL},
 		{&st.completeRead, `SELECT d.workspace_id, d.webhook_id, d.status, d.attempts, d.manual, w.active
 			FROM deliveries d LEFT JOIN webhooks w ON w.id = d.webhook_id WHERE d.id = ?`},
