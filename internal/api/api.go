@@ -1,6 +1,7 @@
 // Package api serves hookd's management REST API (DESIGN §2): workspaces, API
-// keys, webhooks, events and deliveries, plus /healthz, /readyz, /metrics and
-// the embedded OpenAPI document.
+// keys, webhooks, events, deliveries, triggers, jobs and executions, plus
+// /healthz, /readyz, /metrics and the embedded OpenAPI document. It also
+// mounts the inbound trigger endpoints (DESIGN §3) it is given.
 //
 // Every route is declared once, in the table of routes.go, with the scope it
 // needs; handlers return errors and one function (errors.go) turns them into
@@ -13,6 +14,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/hookd/hookd"
@@ -24,9 +26,20 @@ import (
 // DefaultMaxBodyBytes is the request body limit when Config.MaxBodyBytes is 0.
 const DefaultMaxBodyBytes = 1 << 20
 
+// JobRunner is the job engine as the API sees it; *job.Engine implements it.
+type JobRunner interface {
+	// Wake tells the engine that an execution was queued; it never blocks.
+	Wake()
+	// Wait returns the execution once it is done, or its latest state when
+	// ctx ends.
+	Wait(ctx context.Context, workspaceID, executionID string) (*hookd.Execution, error)
+}
+
 // Config configures a Server. Only Store is required.
 type Config struct {
-	// Store persists everything; required.
+	// Store persists everything; required. The trigger, job and execution
+	// routes also need it to implement hookd.InboundStore; with a store that
+	// does not, they answer 503.
 	Store hookd.Store
 	// Logger receives the access log and errors (JSON handler recommended);
 	// nil discards. Request bodies, API keys and secrets are never logged.
@@ -55,6 +68,20 @@ type Config struct {
 	// (another node, the CLI on the database) stays usable here for at most
 	// this long.
 	KeyCacheTTL time.Duration
+
+	// PublicURL is the base of trigger URLs in answers (--public-url, e.g.
+	// https://hooks.example.com); "" → the scheme and Host of the request.
+	PublicURL string
+	// AllowCommandJobs lets API keys create and edit command jobs
+	// (--allow-command-jobs); without it they come only from the config file.
+	AllowCommandJobs bool
+	// Jobs is woken after POST /v1/jobs/{id}/run and waited on for ?wait=;
+	// nil: runs are queued only (and ?wait= answers at once).
+	Jobs JobRunner
+	// Inbound, when set, answers the trigger calls: POST /v1/webhook/trigger
+	// and /hooks/{token} for every method (it answers 405 itself). These
+	// routes take no API key; the handler checks the trigger token.
+	Inbound http.Handler
 }
 
 // Server is the management API. Create it with New; it is safe for
@@ -72,6 +99,12 @@ type Server struct {
 	metricsH http.Handler
 	keys     *keyCache
 	handler  http.Handler
+
+	in           hookd.InboundStore // nil when the store lacks it
+	publicURL    string
+	allowCommand bool
+	jobs         JobRunner    // nil: no engine
+	inbound      http.Handler // nil: trigger endpoints not mounted
 }
 
 // New returns a Server for cfg, with defaults filled in. It panics if
@@ -90,7 +123,13 @@ func New(cfg Config) *Server {
 		gatherer: cfg.Gatherer,
 		counters: cfg.Metrics,
 		ready:    cfg.Ready,
+
+		publicURL:    strings.TrimRight(cfg.PublicURL, "/"),
+		allowCommand: cfg.AllowCommandJobs,
+		jobs:         cfg.Jobs,
+		inbound:      cfg.Inbound,
 	}
+	s.in, _ = cfg.Store.(hookd.InboundStore)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -13,11 +13,12 @@ import (
 type access int
 
 const (
-	public   access = iota // no key
-	read                   // a key with read scope (or more)
-	write                  // a key with write scope (or more)
-	admin                  // a key with admin scope
-	operator               // an operator key (manages workspaces)
+	public       access = iota // no key
+	read                       // a key with read scope (or more)
+	write                      // a key with write scope (or more)
+	admin                      // a key with admin scope
+	operator                   // an operator key (manages workspaces)
+	triggerToken               // no API key: the inbound handler checks a trigger token
 )
 
 // keyCacheSize bounds the number of API keys cached.

@@ -18,7 +18,39 @@ import (
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/internal/seal"
 	"github.com/hookd/hookd/internal/store/sqlite"
+	"github.com/hookd/hookd/internal/trigger"
 )
+
+// stubRunner stands in for the job engine (the store stays real). Wait
+// claims the queued executions through the store and, when finish is set,
+// finishes each with what finish returns; then it answers the execution's
+// state. Without finish nothing runs and Wait answers the current state.
+type stubRunner struct {
+	e      *env
+	wakes  atomic.Int64
+	waits  atomic.Int64
+	finish func(c hookd.ClaimedExecution) (status string, result json.RawMessage, reason string)
+}
+
+func (r *stubRunner) Wake() { r.wakes.Add(1) }
+
+func (r *stubRunner) Wait(ctx context.Context, workspaceID, executionID string) (*hookd.Execution, error) {
+	r.waits.Add(1)
+	if r.finish != nil {
+		claimed, err := r.e.store.ExecutionsClaim(ctx, hookd.ExecClaimParams{Now: r.e.now(), Limit: 100, Lease: time.Minute, Owner: "stub"})
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range claimed {
+			st, res, reason := r.finish(c)
+			if _, err := r.e.store.ExecutionFinish(ctx, hookd.ExecFinishParams{WorkspaceID: c.WorkspaceID, ID: c.ID,
+				Status: st, Result: res, Reason: reason, Now: r.e.now()}); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return r.e.store.ExecutionGet(ctx, workspaceID, executionID)
+}
 
 // syncBuffer is a goroutine-safe log sink.
 type syncBuffer struct {
@@ -48,6 +80,7 @@ type env struct {
 	logs  *syncBuffer
 	wakes atomic.Int64
 	clock atomic.Int64 // unix seconds; every call of now advances it by one
+	jobs  *stubRunner
 
 	ws, otherWS                   *hookd.Workspace
 	operator, admin, writer, read string // hk_… secrets of keys of ws
@@ -69,13 +102,19 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	}
 	t.Cleanup(func() { st.Close() })
 	e := &env{t: t, store: st, logs: &syncBuffer{}}
+	e.jobs = &stubRunner{e: e}
 	e.clock.Store(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).Unix())
+	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg := Config{
 		Store:             st,
-		Logger:            slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:            logger,
 		Now:               e.now,
 		AllowInsecureURLs: false,
 		Wake:              func() { e.wakes.Add(1) },
+		PublicURL:         "https://hooks.example.com/",
+		Jobs:              e.jobs,
+		Inbound: trigger.NewHandler(trigger.HandlerConfig{Store: st, Jobs: e.jobs, Logger: logger, Now: e.now,
+			CacheTTL: -1}),
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -244,6 +283,7 @@ func (e *env) publish(key, typ string, data any) map[string]any {
 // id of each kind.
 type fixture struct {
 	webhook, event, delivery, apiKey string
+	job, trigger, token, execution   string
 }
 
 func (e *env) fixture() fixture {
@@ -255,5 +295,30 @@ func (e *env) fixture() fixture {
 		e.t.Fatalf("deliveries %v", dl)
 	}
 	k := e.do("POST", "/v1/api-keys", e.admin, map[string]any{"scopes": []string{"read"}}).want(e.t, 201).obj(e.t)
-	return fixture{webhook: wh["id"].(string), event: evt["id"].(string), delivery: dl[0].(string), apiKey: k["id"].(string)}
+	j := e.job(e.admin, "fixture", nil)
+	trg := e.trigger(e.admin, map[string]any{"job_id": j["id"]})
+	run := e.do("POST", "/v1/jobs/"+j["id"].(string)+"/run", e.admin, nil).want(e.t, 202).obj(e.t)
+	return fixture{webhook: wh["id"].(string), event: evt["id"].(string), delivery: dl[0].(string), apiKey: k["id"].(string),
+		job: j["id"].(string), trigger: trg["id"].(string), token: trg["token"].(string), execution: run["execution_id"].(string)}
+}
+
+// job creates a job through the API (an event job unless body says
+// otherwise) and returns its answer.
+func (e *env) job(key, name string, body map[string]any) map[string]any {
+	e.t.Helper()
+	if body == nil {
+		body = map[string]any{}
+	}
+	body["name"] = name
+	if _, ok := body["kind"]; !ok {
+		body["kind"] = "event"
+		body["config"] = map[string]any{"type": "job.ran"}
+	}
+	return e.do("POST", "/v1/jobs", key, body).want(e.t, http.StatusCreated).obj(e.t)
+}
+
+// trigger creates a trigger through the API and returns its answer.
+func (e *env) trigger(key string, body map[string]any) map[string]any {
+	e.t.Helper()
+	return e.do("POST", "/v1/triggers", key, body).want(e.t, http.StatusCreated).obj(e.t)
 }

@@ -21,7 +21,7 @@ type specOperation struct {
 	Responses   map[string]json.RawMessage `json:"responses"`
 }
 
-var accessNames = map[access]string{public: "public", read: "read", write: "write", admin: "admin", operator: "operator"}
+var accessNames = map[access]string{public: "public", read: "read", write: "write", admin: "admin", operator: "operator", triggerToken: "trigger-token"}
 
 func loadSpec(t *testing.T) specDoc {
 	t.Helper()

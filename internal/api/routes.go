@@ -48,14 +48,50 @@ func (s *Server) routeTable() []route {
 
 		{"POST /v1/events", write, s.handleEventPublish},
 		{"GET /v1/events/{id}", read, s.handleEventGet},
+
+		{"POST /v1/triggers", write, s.inb(s.handleTriggerCreate)},
+		{"GET /v1/triggers", read, s.inb(s.handleTriggerList)},
+		{"GET /v1/triggers/{id}", read, s.inb(s.handleTriggerGet)},
+		{"PATCH /v1/triggers/{id}", write, s.inb(s.handleTriggerUpdate)},
+		{"DELETE /v1/triggers/{id}", write, s.inb(s.handleTriggerDelete)},
+		{"POST /v1/triggers/{id}/rotate-token", write, s.inb(s.handleTriggerRotateToken)},
+		{"POST /v1/triggers/{id}/rotate-secret", write, s.inb(s.handleTriggerRotateSecret)},
+		{"GET /v1/triggers/{id}/calls", read, s.inb(s.handleTriggerCalls)},
+
+		{"POST /v1/jobs", write, s.inb(s.handleJobCreate)},
+		{"GET /v1/jobs", read, s.inb(s.handleJobList)},
+		{"GET /v1/jobs/{id}", read, s.inb(s.handleJobGet)},
+		{"PATCH /v1/jobs/{id}", write, s.inb(s.handleJobUpdate)},
+		{"DELETE /v1/jobs/{id}", write, s.inb(s.handleJobDelete)},
+		{"POST /v1/jobs/{id}/run", write, s.inb(s.handleJobRun)},
+
+		{"GET /v1/executions", read, s.inb(s.handleExecutionList)},
+		{"GET /v1/executions/{id}", read, s.inb(s.handleExecutionGet)},
+
+		// Trigger calls: mounted only when Config.Inbound is set; routes()
+		// adds /hooks/{token} for the other methods, which the handler
+		// answers with 405 itself.
+		{"POST /hooks/{token}", triggerToken, s.handleInbound},
+		{"GET /hooks/{token}", triggerToken, s.handleInbound},
+		{"POST /v1/webhook/trigger", triggerToken, s.handleInbound},
 	}
 }
+
+// inboundAllMethods is the pattern that takes the other methods of trigger
+// URLs to the inbound handler.
+const inboundAllMethods = "/hooks/{token}"
 
 // routes registers the table on a ServeMux.
 func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	for _, rt := range s.routeTable() {
+		if rt.access == triggerToken && s.inbound == nil {
+			continue
+		}
 		mux.Handle(rt.pattern, s.serveRoute(rt))
+	}
+	if s.inbound != nil {
+		mux.Handle(inboundAllMethods, s.serveRoute(route{inboundAllMethods, triggerToken, s.handleInbound}))
 	}
 	return mux
 }
@@ -69,7 +105,7 @@ func (s *Server) serveRoute(rt route) http.Handler {
 			rw.routed = true
 		}
 		var key *hookd.APIKey
-		if rt.access != public {
+		if rt.access != public && rt.access != triggerToken {
 			k, err := s.authenticate(r)
 			if err != nil {
 				if hookd.ErrorCode(err) == hookd.EUnauthorized {

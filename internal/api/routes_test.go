@@ -44,6 +44,45 @@ var routeCases = map[string]routeCase{
 
 	"POST /v1/events":     {path: lit("/v1/events"), body: map[string]any{"type": "a.b", "data": map[string]any{}}, ok: 202},
 	"GET /v1/events/{id}": {path: func(f fixture) string { return "/v1/events/" + f.event }, ok: 200},
+
+	"POST /v1/triggers":                    {path: lit("/v1/triggers"), body: map[string]any{"job_id": "<job>"}, ok: 201},
+	"GET /v1/triggers":                     {path: lit("/v1/triggers"), ok: 200},
+	"GET /v1/triggers/{id}":                {path: func(f fixture) string { return "/v1/triggers/" + f.trigger }, ok: 200},
+	"PATCH /v1/triggers/{id}":              {path: func(f fixture) string { return "/v1/triggers/" + f.trigger }, body: map[string]any{"name": "n"}, ok: 200},
+	"DELETE /v1/triggers/{id}":             {path: func(f fixture) string { return "/v1/triggers/" + f.trigger }, ok: 204},
+	"POST /v1/triggers/{id}/rotate-token":  {path: func(f fixture) string { return "/v1/triggers/" + f.trigger + "/rotate-token" }, body: map[string]any{}, ok: 200},
+	"POST /v1/triggers/{id}/rotate-secret": {path: func(f fixture) string { return "/v1/triggers/" + f.trigger + "/rotate-secret" }, body: map[string]any{}, ok: 200},
+	"GET /v1/triggers/{id}/calls":          {path: func(f fixture) string { return "/v1/triggers/" + f.trigger + "/calls" }, ok: 200},
+
+	"POST /v1/jobs":          {path: lit("/v1/jobs"), body: map[string]any{"name": "j2", "kind": "event", "config": map[string]any{"type": "a.b"}}, ok: 201},
+	"GET /v1/jobs":           {path: lit("/v1/jobs"), ok: 200},
+	"GET /v1/jobs/{id}":      {path: func(f fixture) string { return "/v1/jobs/" + f.job }, ok: 200},
+	"PATCH /v1/jobs/{id}":    {path: func(f fixture) string { return "/v1/jobs/" + f.job }, body: map[string]any{"owner_id": "o"}, ok: 200},
+	"DELETE /v1/jobs/{id}":   {path: func(f fixture) string { return "/v1/jobs/" + f.job }, ok: 204},
+	"POST /v1/jobs/{id}/run": {path: func(f fixture) string { return "/v1/jobs/" + f.job + "/run" }, body: map[string]any{"input": map[string]any{"a": 1}}, ok: 202},
+
+	"GET /v1/executions":      {path: lit("/v1/executions"), ok: 200},
+	"GET /v1/executions/{id}": {path: func(f fixture) string { return "/v1/executions/" + f.execution }, ok: 200},
+
+	"POST /hooks/{token}":      {path: func(f fixture) string { return "/hooks/" + f.token }, body: map[string]any{"a": 1}, ok: 202},
+	"GET /hooks/{token}":       {path: func(f fixture) string { return "/hooks/" + f.token }, ok: 202},
+	"POST /v1/webhook/trigger": {path: lit("/v1/webhook/trigger"), body: map[string]any{"a": 1}, ok: 202},
+}
+
+// withJob puts the fixture's job id where a route case's body says "<job>".
+func withJob(body any, f fixture) any {
+	m, ok := body.(map[string]any)
+	if !ok {
+		return body
+	}
+	out := map[string]any{}
+	for k, v := range m {
+		if v == "<job>" {
+			v = f.job
+		}
+		out[k] = v
+	}
+	return out
 }
 
 // tableRoutes returns the route table of a throwaway server (patterns and
@@ -88,7 +127,11 @@ func TestRoutesOK(t *testing.T) {
 			f := e.fixture()
 			rc := routeCases[rt.pattern]
 			method, _ := splitPattern(rt.pattern)
-			r := e.do(method, rc.path(f), e.operator, rc.body).want(t, rc.ok)
+			key := e.operator
+			if rt.access == triggerToken {
+				key = f.token
+			}
+			r := e.do(method, rc.path(f), key, withJob(rc.body, f)).want(t, rc.ok)
 			ct := r.Header.Get("Content-Type")
 			switch {
 			case rc.ok == http.StatusNoContent:
@@ -127,7 +170,7 @@ func TestUnauthorized(t *testing.T) {
 		"too long":     "Bearer hk_" + strings.Repeat("a", 300),
 	}
 	for _, rt := range tableRoutes(t) {
-		if rt.access == public {
+		if rt.access == public || rt.access == triggerToken {
 			continue
 		}
 		t.Run(rt.pattern, func(t *testing.T) {
@@ -162,7 +205,7 @@ func TestForbidden(t *testing.T) {
 	for _, rt := range tableRoutes(t) {
 		var keys map[string]string
 		switch rt.access {
-		case public, read:
+		case public, read, triggerToken:
 			continue
 		case write:
 			keys = map[string]string{"read": e.read}
@@ -203,11 +246,11 @@ func TestCrossWorkspace(t *testing.T) {
 				t.Parallel()
 				rc := routeCases[rt.pattern]
 				method, _ := splitPattern(rt.pattern)
-				e.do(method, rc.path(f), e.other, rc.body).wantProblem(t, http.StatusNotFound)
+				e.do(method, rc.path(f), e.other, withJob(rc.body, f)).wantProblem(t, http.StatusNotFound)
 			})
 		}
 	})
-	if n < 9 {
+	if n < 21 {
 		t.Fatalf("only %d routes with an id", n)
 	}
 	e.do("GET", "/v1/webhooks/"+f.webhook, e.admin, nil).want(t, 200)
@@ -224,6 +267,18 @@ func TestCrossWorkspace(t *testing.T) {
 	wh := e.do("GET", "/v1/webhooks/"+f.webhook, e.admin, nil).obj(t)
 	if wh["description"] != "" {
 		t.Errorf("another workspace patched the webhook: %v", wh)
+	}
+	trg := e.do("GET", "/v1/triggers/"+f.trigger, e.admin, nil).want(t, 200).obj(t)
+	if trg["name"] != "" || trg["token_prefix"] != f.token[:8] || trg["has_secret"] != false {
+		t.Errorf("another workspace changed the trigger: %v", trg)
+	}
+	j := e.do("GET", "/v1/jobs/"+f.job, e.admin, nil).want(t, 200).obj(t)
+	if j["owner_id"] != "" {
+		t.Errorf("another workspace patched the job: %v", j)
+	}
+	runs := e.do("GET", "/v1/executions?job_id="+f.job, e.admin, nil).want(t, 200).obj(t)
+	if runs["total"] != float64(1) {
+		t.Errorf("another workspace ran the job: %v", runs)
 	}
 }
 
