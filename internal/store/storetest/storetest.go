@@ -1211,7 +1211,7 @@ func testPagination(t *testing.T, open Open) {
 	s := open(t)
 	ctx := context.Background()
 	ws := workspace(t, s, "p")
-	wh := webhook(t, s, ws.ID, nil)
+	wh := webhook(t, s, ws.ID, func(w *hookd.Webhook) { w.CreatedAt = t0 })
 	var want []string // newest first
 	for i := range 25 {
 		e := publish(t, s, hookd.PublishParams{WorkspaceID: ws.ID, Now: t0.Add(time.Duration(i) * time.Millisecond)})
