@@ -1,0 +1,232 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hookd/hookd"
+)
+
+// copyThreshold is the fan-out from which deliveries are written with COPY
+// (in an explicit transaction) rather than one INSERT … SELECT FROM unnest
+// inside the event's own statement.
+const copyThreshold = 512
+
+// EventPublish commits the event and one pending delivery (due at p.Now) per
+// matching active webhook before it returns. With an idempotency key already
+// used in the workspace it returns the first event with its deliveries and
+// existing=true, creating nothing; concurrent publishes with one key make
+// one event (the unique index events_idempotency decides, ON CONFLICT DO
+// NOTHING, then the winner is re-read). EInvalid when p.Data is not JSON, or
+// not a JSON object while a webhook filter needs to look inside it.
+//
+// Cost: two round trips for an ordinary fan-out — one batch that reads the
+// key's event (if any) and the workspace's active webhooks, one statement
+// that inserts the event and its deliveries (one transaction, one commit).
+// From copyThreshold deliveries on, the deliveries go through COPY.
+//
+// Webhooks are matched as they were read in the first round trip: a webhook
+// deactivated in between may still get this event's delivery, unheld; the
+// delivery engine's per-attempt webhook read sees it inactive.
+func (s *Store) EventPublish(ctx context.Context, p hookd.PublishParams) (*hookd.Event, bool, error) {
+	now := trunc(p.Now)
+	if p.Now.IsZero() {
+		now = trunc(s.now())
+	}
+	data := p.Data
+	if len(data) == 0 {
+		data = json.RawMessage("{}")
+	}
+	evt := &hookd.Event{
+		ID:             hookd.NewIDAt(hookd.PrefixEvent, now),
+		WorkspaceID:    p.WorkspaceID,
+		Type:           p.Type,
+		Data:           data,
+		OwnerID:        p.OwnerID,
+		IdempotencyKey: p.IdempotencyKey,
+		Timestamp:      now,
+	}
+	if p.IdempotencyKey != "" {
+		if e, err := s.eventByKey(ctx, p.WorkspaceID, p.IdempotencyKey); err == nil {
+			return e, true, nil
+		} else if !errors.Is(err, pgx.ErrNoRows) {
+			return nil, false, fmt.Errorf("postgres: event publish: %w", err)
+		}
+	}
+	hooks, err := s.activeWebhooks(ctx, p.WorkspaceID)
+	if err != nil {
+		return nil, false, fmt.Errorf("postgres: event publish: %w", err)
+	}
+	var decoded map[string]any
+	var matched []string
+	for _, wh := range hooks {
+		if len(wh.Filters) > 0 && decoded == nil {
+			if err := json.Unmarshal(data, &decoded); err != nil || decoded == nil {
+				return nil, false, hookd.FieldErrorf("data", "must be a JSON object")
+			}
+		}
+		if wh.Matches(p.Type, p.OwnerID, decoded) {
+			matched = append(matched, wh.ID)
+		}
+	}
+	// Sorted ids make ORDER BY id the fan-out order (EventGet lists them so).
+	evt.DeliveryIDs = make([]string, len(matched))
+	for i := range matched {
+		evt.DeliveryIDs[i] = hookd.NewIDAt(hookd.PrefixDelivery, now)
+	}
+	slices.Sort(evt.DeliveryIDs)
+
+	var inserted bool
+	if len(matched) < copyThreshold {
+		inserted, err = s.insertEventSmall(ctx, evt, matched)
+	} else {
+		inserted, err = s.insertEventCopy(ctx, evt, matched)
+	}
+	if err != nil {
+		if c := pgCode(err); c == codeInvalidText || c == codeInvalidJSON || c == codeUntranslatable {
+			return nil, false, hookd.FieldErrorf("data", "must be JSON")
+		}
+		return nil, false, fmt.Errorf("postgres: event publish: %w", err)
+	}
+	if inserted {
+		return evt, false, nil
+	}
+	// The key was taken by a publish that committed meanwhile (ON CONFLICT
+	// waited for it): that event is the answer.
+	e, err := s.eventByKey(ctx, p.WorkspaceID, p.IdempotencyKey)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, false, hookd.Errorf(hookd.EConflict, "idempotency key already used")
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("postgres: event publish: %w", err)
+	}
+	return e, true, nil
+}
+
+const insertEventSQL = `INSERT INTO events (id, workspace_id, type, data, owner_id, idempotency_key, created)
+	VALUES ($1, $2, $3, $4, $5, $6, $7)
+	ON CONFLICT (workspace_id, idempotency_key) WHERE idempotency_key <> '' DO NOTHING
+	RETURNING id`
+
+// insertEventSmall inserts the event and its deliveries in one statement
+// (data-modifying CTEs: one implicit transaction, one round trip). The
+// deliveries are inserted only when the event was.
+func (s *Store) insertEventSmall(ctx context.Context, evt *hookd.Event, hooks []string) (bool, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `WITH e AS (`+insertEventSQL+`),
+		d AS (INSERT INTO deliveries (id, workspace_id, webhook_id, event_id, event_type, status, next_attempt_at, created, updated)
+			SELECT u.id, $2, u.wh, e.id, $3, 'pending', $7, $7, $7 FROM e, unnest($8::text[], $9::text[]) AS u (id, wh))
+		SELECT count(*) FROM e`,
+		evt.ID, evt.WorkspaceID, evt.Type, []byte(evt.Data), evt.OwnerID, evt.IdempotencyKey, evt.Timestamp,
+		evt.DeliveryIDs, hooks).Scan(&n)
+	return n == 1, err
+}
+
+// insertEventCopy inserts the event, then COPYs its deliveries, in one
+// transaction.
+func (s *Store) insertEventCopy(ctx context.Context, evt *hookd.Event, hooks []string) (bool, error) {
+	inserted := false
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var id string
+		err := tx.QueryRow(ctx, insertEventSQL, evt.ID, evt.WorkspaceID, evt.Type, []byte(evt.Data), evt.OwnerID,
+			evt.IdempotencyKey, evt.Timestamp).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		inserted = true
+		_, err = tx.CopyFrom(ctx, pgx.Identifier{"deliveries"},
+			[]string{"id", "workspace_id", "webhook_id", "event_id", "event_type", "status", "next_attempt_at", "created", "updated"},
+			pgx.CopyFromSlice(len(hooks), func(i int) ([]any, error) {
+				return []any{evt.DeliveryIDs[i], evt.WorkspaceID, hooks[i], evt.ID, evt.Type, hookd.DeliveryPending,
+					evt.Timestamp, evt.Timestamp, evt.Timestamp}, nil
+			}))
+		return err
+	})
+	return inserted, err
+}
+
+// activeWebhooks reads what fan-out needs of a workspace's active webhooks.
+func (s *Store) activeWebhooks(ctx context.Context, workspaceID string) ([]hookd.Webhook, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT id, events, filters, owner_id FROM webhooks
+		WHERE workspace_id = $1 AND active ORDER BY created, id`, workspaceID)
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (hookd.Webhook, error) {
+		wh := hookd.Webhook{WorkspaceID: workspaceID, Active: true}
+		var events, filters []byte
+		if err := r.Scan(&wh.ID, &events, &filters, &wh.OwnerID); err != nil {
+			return wh, err
+		}
+		if err := json.Unmarshal(events, &wh.Events); err != nil {
+			return wh, fmt.Errorf("webhook %s events: %w", wh.ID, err)
+		}
+		if err := json.Unmarshal(filters, &wh.Filters); err != nil {
+			return wh, fmt.Errorf("webhook %s filters: %w", wh.ID, err)
+		}
+		return wh, nil
+	})
+}
+
+const eventCols = `id, workspace_id, type, data, owner_id, idempotency_key, created`
+
+func scanEvent(sc pgx.Row) (*hookd.Event, error) {
+	var e hookd.Event
+	var data []byte
+	var created time.Time
+	if err := sc.Scan(&e.ID, &e.WorkspaceID, &e.Type, &data, &e.OwnerID, &e.IdempotencyKey, &created); err != nil {
+		return nil, err
+	}
+	e.Data = json.RawMessage(data)
+	e.Timestamp = created
+	return &e, nil
+}
+
+// eventByKey reads the event of an idempotency key with its delivery ids, in
+// one round trip; pgx.ErrNoRows when there is none.
+func (s *Store) eventByKey(ctx context.Context, workspaceID, key string) (*hookd.Event, error) {
+	return s.eventWhere(ctx, `workspace_id = $1 AND idempotency_key = $2 AND idempotency_key <> ''`, workspaceID, key)
+}
+
+// eventWhere reads one event (where has $1 = workspace id, $2 = the other
+// key) and its delivery ids in one batch.
+func (s *Store) eventWhere(ctx context.Context, where, workspaceID, v string) (*hookd.Event, error) {
+	b := &pgx.Batch{}
+	var e *hookd.Event
+	b.Queue(`SELECT `+eventCols+` FROM events WHERE `+where, workspaceID, v).QueryRow(func(r pgx.Row) error {
+		var err error
+		e, err = scanEvent(r)
+		return err
+	})
+	ids := []string{}
+	b.Queue(`SELECT d.id FROM deliveries d WHERE d.workspace_id = $1
+		AND d.event_id = (SELECT id FROM events WHERE `+where+`) ORDER BY d.id`, workspaceID, v).Query(func(rows pgx.Rows) error {
+		var err error
+		ids, err = pgx.AppendRows(ids, rows, pgx.RowTo[string])
+		return err
+	})
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return nil, err
+	}
+	e.DeliveryIDs = ids
+	return e, nil
+}
+
+// EventGet reads one event of the workspace with its delivery ids (in
+// fan-out order); ENotFound when absent or of another workspace.
+func (s *Store) EventGet(ctx context.Context, workspaceID, id string) (*hookd.Event, error) {
+	e, err := s.eventWhere(ctx, `workspace_id = $1 AND id = $2`, workspaceID, id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, hookd.Errorf(hookd.ENotFound, "event not found")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: event get: %w", err)
+	}
+	return e, nil
+}

@@ -1,0 +1,25 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/hookd/hookd"
+)
+
+// BulkInsertPending inserts one event of type "bulk" and n pending deliveries
+// of it to webhookID, due one microsecond apart from base (test only: builds
+// large queues in seconds).
+func (s *Store) BulkInsertPending(ctx context.Context, workspaceID, webhookID string, n int, base time.Time) error {
+	base = trunc(base)
+	evtID := hookd.NewIDAt(hookd.PrefixEvent, base)
+	b := s.pool
+	if _, err := b.Exec(ctx, `INSERT INTO events (`+eventCols+`) VALUES ($1, $2, 'bulk', '{}', '', '', $3)`, evtID, workspaceID, base); err != nil {
+		return err
+	}
+	_, err := b.Exec(ctx, `INSERT INTO deliveries (id, workspace_id, webhook_id, event_id, event_type, status, next_attempt_at, created, updated)
+		SELECT 'dlv_bulk' || lpad(i::text, 12, '0'), $1, $2, $3, 'bulk', 'pending', t, t, t
+		FROM generate_series(0, $4::int - 1) AS i, LATERAL (SELECT $5::timestamptz + i * interval '1 microsecond' AS t) x`,
+		workspaceID, webhookID, evtID, n, base)
+	return err
+}

@@ -1,0 +1,550 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/hookd/hookd"
+)
+
+// claimScanSQL locks the next page of due, claimable deliveries in the
+// queue's order (keyset after $2, $3), skipping rows other claimers hold: the
+// MATERIALIZED CTE makes PostgreSQL lock exactly the rows the LIMIT admits
+// (DESIGN §7; the IN (SELECT … SKIP LOCKED) form over-claims).
+const claimScanSQL = `WITH next AS MATERIALIZED (
+		SELECT id, webhook_id, next_attempt_at FROM deliveries
+		WHERE status = 'pending' AND NOT paused AND next_attempt_at <= $1
+		  AND (next_attempt_at, id) > ($2, $3)
+		ORDER BY next_attempt_at, id
+		LIMIT $4
+		FOR UPDATE SKIP LOCKED)
+	SELECT id, webhook_id, next_attempt_at FROM next ORDER BY next_attempt_at, id`
+
+// claimFallbackSQL finds the oldest due rows of each listed webhook (ids $1,
+// workspaces $2, at most $3 rows each), one probe of deliveries_state per
+// webhook, locking them.
+const claimFallbackSQL = `SELECT d.id, d.webhook_id, d.next_attempt_at
+	FROM unnest($1::text[], $2::text[], $3::int[]) AS w (id, ws, lim)
+	CROSS JOIN LATERAL (
+		SELECT id, webhook_id, next_attempt_at FROM deliveries
+		WHERE workspace_id = w.ws AND webhook_id = w.id AND status = 'pending' AND NOT paused AND next_attempt_at <= $4
+		ORDER BY next_attempt_at, id
+		LIMIT w.lim
+		FOR UPDATE SKIP LOCKED) d`
+
+// claimUpdateSQL marks the chosen rows processing and returns them with what
+// sending needs.
+const claimUpdateSQL = `WITH d AS (
+		UPDATE deliveries SET status = 'processing', lease_until = $2, lease_owner = $3, updated = $4
+		WHERE id = ANY($1) RETURNING *)
+	SELECT ` + deliveryCols + `, d.manual, e.data, e.created, w.updated
+	FROM d JOIN events e ON e.id = d.event_id LEFT JOIN webhooks w ON w.id = d.webhook_id`
+
+// Claim scan bounds: rows locked from the due index per claim before falling
+// back to per-webhook probes. They keep a claim cheap when the head of the
+// queue belongs to excluded or saturated webhooks (say a million rows of one
+// dead endpoint).
+const (
+	claimPageMin = 64
+	claimPageMax = 1024
+	claimScanMin = 1024
+)
+
+type candidate struct {
+	id        string
+	webhookID string
+	due       time.Time
+}
+
+// DeliveriesClaim marks up to p.Limit due pending deliveries of active
+// webhooks as processing under a lease until p.Now+p.Lease, oldest due first
+// (ties by id), taking at most p.PerWebhook(webhookID) of each webhook (asked
+// once per webhook per claim) and none of p.Exclude. Rows other nodes are
+// claiming at the same moment are skipped, never waited for or taken twice.
+//
+// How (one transaction): pages of the global due index are locked with
+// FOR UPDATE SKIP LOCKED (claimScanSQL) — the first page exactly p.Limit rows,
+// so that the common case locks nothing it does not take — and filtered in Go
+// against Exclude and the per-webhook room; then only the chosen ids are
+// updated. Rows locked but not chosen (saturated or excluded webhooks) stay
+// untouched and are unlocked at commit. The scan stops after
+// max(1024, 8×Limit) rows; when that bound is hit before Limit is reached,
+// one probe per other active webhook with room (claimFallbackSQL) finds their
+// oldest due rows, so no webhook starves behind another's backlog.
+func (s *Store) DeliveriesClaim(ctx context.Context, p hookd.ClaimParams) ([]hookd.ClaimedDelivery, error) {
+	if p.Limit <= 0 {
+		return []hookd.ClaimedDelivery{}, nil
+	}
+	now := trunc(p.Now)
+	leaseUntil := trunc(p.Now.Add(p.Lease))
+	excluded := make(map[string]bool, len(p.Exclude))
+	for _, id := range p.Exclude {
+		excluded[id] = true
+	}
+	room := map[string]int{} // webhook → how many more may be taken
+	roomFor := func(wh string) int {
+		if excluded[wh] {
+			return 0
+		}
+		n, ok := room[wh]
+		if !ok {
+			n = math.MaxInt
+			if p.PerWebhook != nil {
+				n = p.PerWebhook(wh)
+			}
+			room[wh] = n
+		}
+		return n
+	}
+	var out []hookd.ClaimedDelivery
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var chosen []candidate
+		taken := map[string]int{} // webhook → rows chosen
+		page := p.Limit
+		bound := max(claimScanMin, p.Limit*8)
+		scanned, exhausted := 0, false
+		after := candidate{due: time.Unix(0, 0).UTC().AddDate(-1000, 0, 0)}
+		// The due scan must walk deliveries_due in order and stop at LIMIT.
+		// With stale statistics (a backlog that grew since the last ANALYZE)
+		// the planner may instead bitmap-scan every due row and sort them:
+		// seconds per claim on a large queue. Rule that out for this
+		// transaction, in the same round trip as the first page.
+		b := &pgx.Batch{}
+		b.Queue(`SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true)`)
+		b.Queue(claimScanSQL, now, after.due, after.id, page)
+		br := tx.SendBatch(ctx, b)
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return err
+		}
+		for len(chosen) < p.Limit && scanned < bound {
+			var rows pgx.Rows
+			if br != nil {
+				rows, _ = br.Query()
+			} else {
+				rows, _ = tx.Query(ctx, claimScanSQL, now, after.due, after.id, page)
+			}
+			n := 0
+			var c candidate
+			_, err := pgx.ForEachRow(rows, []any{&c.id, &c.webhookID, &c.due}, func() error {
+				n++
+				after = c
+				if len(chosen) < p.Limit && roomFor(c.webhookID) > 0 {
+					room[c.webhookID]--
+					taken[c.webhookID]++
+					chosen = append(chosen, c)
+				}
+				return nil
+			})
+			if br != nil {
+				if cerr := br.Close(); err == nil {
+					err = cerr
+				}
+				br = nil
+			}
+			if err != nil {
+				return err
+			}
+			scanned += n
+			if n < page {
+				exhausted = true
+				break
+			}
+			page = min(max(p.Limit*4, claimPageMin), claimPageMax)
+		}
+		if !exhausted && len(chosen) < p.Limit {
+			more, err := s.claimFallback(ctx, tx, now, p.Limit-len(chosen), roomFor, room, taken, chosen)
+			if err != nil {
+				return err
+			}
+			chosen = append(chosen, more...)
+		}
+		if len(chosen) == 0 {
+			return nil
+		}
+
+		ids := make([]string, len(chosen))
+		order := make(map[string]int, len(chosen))
+		for i, c := range chosen {
+			ids[i] = c.id
+			order[c.id] = i
+		}
+		rows, _ := tx.Query(ctx, claimUpdateSQL, ids, leaseUntil, p.Owner, now)
+		out = make([]hookd.ClaimedDelivery, len(chosen))
+		for rows.Next() {
+			var manual bool
+			var data []byte
+			var evtCreated time.Time
+			var whUpdated *time.Time
+			d, err := scanDelivery(rows, &manual, &data, &evtCreated, &whUpdated)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			c := hookd.ClaimedDelivery{
+				Delivery:         *d,
+				EventData:        data,
+				EventTimestamp:   evtCreated,
+				Manual:           manual,
+				WebhookUpdatedAt: time.Unix(0, 0).UTC(),
+				LeaseUntil:       leaseUntil,
+			}
+			if whUpdated != nil {
+				c.WebhookUpdatedAt = *whUpdated
+			}
+			out[order[d.ID]] = c
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		// A delivery whose event row is missing would leave a hole; drop it
+		// rather than hand out an empty claim (it stays processing until
+		// reaped, which keeps the defect visible).
+		out = slices.DeleteFunc(out, func(c hookd.ClaimedDelivery) bool { return c.ID == "" })
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: deliveries claim: %w", err)
+	}
+	if out == nil {
+		out = []hookd.ClaimedDelivery{}
+	}
+	return out, nil
+}
+
+// claimFallback finds due work of webhooks the bounded scan did not reach:
+// the oldest due rows of each active webhook that still has room, merged
+// oldest first. Rows the scan already chose are locked by this transaction
+// (SKIP LOCKED does not skip its own locks), so each probe asks for that many
+// more and skips them.
+func (s *Store) claimFallback(ctx context.Context, tx pgx.Tx, now time.Time, want int, roomFor func(string) int,
+	room, taken map[string]int, chosen []candidate) ([]candidate, error) {
+	rows, _ := tx.Query(ctx, `SELECT id, workspace_id FROM webhooks WHERE active`)
+	var hookIDs, hookWS []string
+	var lims []int32
+	var id, ws string
+	_, err := pgx.ForEachRow(rows, []any{&id, &ws}, func() error {
+		n := min(roomFor(id), want)
+		if n > 0 {
+			hookIDs = append(hookIDs, id)
+			hookWS = append(hookWS, ws)
+			lims = append(lims, int32(n+taken[id]))
+		}
+		return nil
+	})
+	if err != nil || len(hookIDs) == 0 {
+		return nil, err
+	}
+	seen := make(map[string]bool, len(chosen))
+	for _, c := range chosen {
+		seen[c.id] = true
+	}
+	rows, _ = tx.Query(ctx, claimFallbackSQL, hookIDs, hookWS, lims, now)
+	var cands []candidate
+	var c candidate
+	_, err = pgx.ForEachRow(rows, []any{&c.id, &c.webhookID, &c.due}, func() error {
+		if !seen[c.id] {
+			cands = append(cands, c)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(cands, func(a, b candidate) int {
+		if c := a.due.Compare(b.due); c != 0 {
+			return c
+		}
+		if a.id < b.id {
+			return -1
+		}
+		return 1
+	})
+	var out []candidate
+	for _, c := range cands {
+		if len(out) == want {
+			break
+		}
+		if roomFor(c.webhookID) > 0 {
+			room[c.webhookID]--
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// deliveryState is what DeliveriesComplete reads of a delivery, changes in
+// Go, and writes back.
+type deliveryState struct {
+	ws, webhookID, status string
+	attempts, auto        int
+	next, delivered       pgtype.Timestamptz
+	leaseUntil            pgtype.Timestamptz
+	leaseOwner            pgtype.Text
+	paused, manual        bool
+	code                  int32
+	lastErr               string
+	active                *bool // nil: webhook deleted
+	touched               bool
+	updated               time.Time
+}
+
+// DeliveriesComplete records each attempt (numbered after the delivery's
+// previous ones) and applies its outcome, all in one transaction:
+// delivered; retry (pending at NextAttemptAt, held if the webhook is now
+// inactive, dead if it was deleted); failed; dead (also deactivates the
+// webhook and holds its other pending deliveries). A result for a delivery no
+// longer processing (reaped meanwhile) only records the attempt. A result for
+// an unknown delivery is skipped. EInvalid for an unknown outcome.
+//
+// Cost: four round trips whatever the batch size — BEGIN; one SELECT … FOR
+// UPDATE of every delivery (with its webhook's state); one pipelined batch of
+// a multi-row attempts INSERT, one UPDATE … FROM unnest of the deliveries'
+// new states and, only for 410s, the webhook deactivations; COMMIT.
+func (s *Store) DeliveriesComplete(ctx context.Context, results []hookd.AttemptResult) error {
+	for _, r := range results {
+		switch r.Outcome {
+		case hookd.OutcomeDelivered, hookd.OutcomeRetry, hookd.OutcomeFailed, hookd.OutcomeDead:
+		default:
+			return hookd.Errorf(hookd.EInvalid, "unknown outcome %q", r.Outcome)
+		}
+	}
+	if len(results) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(results))
+	for _, r := range results {
+		ids = append(ids, r.DeliveryID)
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		state := make(map[string]*deliveryState, len(ids))
+		rows, _ := tx.Query(ctx, `SELECT d.id, d.workspace_id, d.webhook_id, d.status, d.attempts, d.auto_attempts,
+				d.next_attempt_at, d.delivered_at, d.lease_until, d.lease_owner, d.paused, d.manual, d.last_status_code, d.last_error, w.active
+			FROM deliveries d LEFT JOIN webhooks w ON w.id = d.webhook_id
+			WHERE d.id = ANY($1) ORDER BY d.id FOR UPDATE OF d`, ids)
+		for rows.Next() {
+			var id string
+			st := &deliveryState{}
+			if err := rows.Scan(&id, &st.ws, &st.webhookID, &st.status, &st.attempts, &st.auto, &st.next, &st.delivered,
+				&st.leaseUntil, &st.leaseOwner, &st.paused, &st.manual, &st.code, &st.lastErr, &st.active); err != nil {
+				rows.Close()
+				return err
+			}
+			state[id] = st
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+
+		type attemptRows struct {
+			id, ws, dlv, errs, body []string
+			number, code            []int32
+			manual                  []bool
+			started                 []time.Time
+			duration                []int64
+		}
+		var at attemptRows
+		deactivated := map[string]bool{} // webhook → deactivated by a 410 in this batch
+		b := &pgx.Batch{}
+		for _, r := range results {
+			st := state[r.DeliveryID]
+			if st == nil {
+				continue
+			}
+			now := trunc(r.Now)
+			a := r.Attempt
+			if a.StartedAt.IsZero() {
+				a.StartedAt = r.Now
+			}
+			if a.ID == "" {
+				a.ID = hookd.NewIDAt(hookd.PrefixAttempt, a.StartedAt)
+			}
+			a.Manual = a.Manual || st.manual
+			st.attempts++
+			at.id = append(at.id, a.ID)
+			at.ws = append(at.ws, st.ws)
+			at.dlv = append(at.dlv, r.DeliveryID)
+			at.number = append(at.number, int32(st.attempts))
+			at.manual = append(at.manual, a.Manual)
+			at.started = append(at.started, trunc(a.StartedAt))
+			at.duration = append(at.duration, a.DurationMS)
+			at.code = append(at.code, int32(a.StatusCode))
+			at.errs = append(at.errs, a.Error)
+			at.body = append(at.body, a.ResponseBody)
+			if !a.Manual {
+				st.auto++
+			}
+			st.touched = true
+			st.updated = now
+			if st.status != hookd.DeliveryProcessing {
+				continue // reaped meanwhile: the attempt is recorded, the state stays
+			}
+			active := st.active != nil && *st.active && !deactivated[st.webhookID]
+			st.next = pgtype.Timestamptz{}
+			st.paused = false
+			st.status = r.Outcome
+			switch {
+			case r.Outcome == hookd.OutcomeDelivered:
+				st.delivered = pgtype.Timestamptz{Time: now, Valid: true}
+			case st.active == nil: // webhook deleted: nothing else can succeed
+				st.status = hookd.DeliveryDead
+			case r.Outcome == hookd.OutcomeRetry:
+				st.status = hookd.DeliveryPending
+				st.next = pgtype.Timestamptz{Time: trunc(r.NextAttemptAt), Valid: true}
+				st.paused = !active
+			case r.Outcome == hookd.OutcomeDead:
+				if !deactivated[st.webhookID] {
+					deactivated[st.webhookID] = true
+					b.Queue(`UPDATE webhooks SET active = false, updated = GREATEST($1, updated + interval '1 microsecond')
+						WHERE id = $2 AND active`, now, st.webhookID)
+					b.Queue(`UPDATE deliveries SET paused = true, updated = $1
+						WHERE workspace_id = $2 AND webhook_id = $3 AND status = 'pending' AND NOT paused AND id <> ALL($4)`,
+						now, st.ws, st.webhookID, ids)
+				}
+			}
+			st.code = int32(a.StatusCode)
+			st.lastErr = a.Error
+			st.leaseUntil = pgtype.Timestamptz{}
+			st.leaseOwner = pgtype.Text{}
+			st.manual = false
+		}
+		if len(at.id) == 0 {
+			return nil
+		}
+		for _, st := range state {
+			if st.status == hookd.DeliveryPending && deactivated[st.webhookID] {
+				st.paused = true
+			}
+		}
+		b.Queue(`INSERT INTO attempts (id, workspace_id, delivery_id, number, manual, started_at, duration_ms,
+				status_code, error, response_body)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bool[], $6::timestamptz[], $7::bigint[],
+				$8::int[], $9::text[], $10::text[])`,
+			at.id, at.ws, at.dlv, at.number, at.manual, at.started, at.duration, at.code, at.errs, at.body)
+
+		var (
+			uid, ustatus, uerr        []string
+			uattempts, uauto, ucode   []int32
+			unext, udelivered, ulease []pgtype.Timestamptz
+			uowner                    []pgtype.Text
+			upaused, umanual          []bool
+			uupdated                  []time.Time
+		)
+		// Every touched delivery gets its final state (a delivery twice in
+		// one batch is written once).
+		for _, id := range ids {
+			st := state[id]
+			if st == nil || !st.touched {
+				continue
+			}
+			uid = append(uid, id)
+			ustatus = append(ustatus, st.status)
+			uattempts = append(uattempts, int32(st.attempts))
+			uauto = append(uauto, int32(st.auto))
+			unext = append(unext, st.next)
+			upaused = append(upaused, st.paused)
+			ucode = append(ucode, st.code)
+			uerr = append(uerr, st.lastErr)
+			udelivered = append(udelivered, st.delivered)
+			ulease = append(ulease, st.leaseUntil)
+			uowner = append(uowner, st.leaseOwner)
+			umanual = append(umanual, st.manual)
+			uupdated = append(uupdated, st.updated)
+		}
+		b.Queue(`UPDATE deliveries d SET status = u.status, attempts = u.attempts, auto_attempts = u.auto,
+				next_attempt_at = u.next, paused = u.paused, last_status_code = u.code, last_error = u.err,
+				delivered_at = u.delivered, lease_until = u.lease_until, lease_owner = u.lease_owner, manual = u.manual,
+				updated = u.updated
+			FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::timestamptz[], $6::bool[], $7::int[], $8::text[],
+				$9::timestamptz[], $10::timestamptz[], $11::text[], $12::bool[], $13::timestamptz[])
+				AS u (id, status, attempts, auto, next, paused, code, err, delivered, lease_until, lease_owner, manual, updated)
+			WHERE d.id = u.id`,
+			uid, ustatus, uattempts, uauto, unext, upaused, ucode, uerr, udelivered, ulease, uowner, umanual, uupdated)
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: deliveries complete: %w", err)
+	}
+	return nil
+}
+
+// requeueSQL returns processing rows (chosen by the condition appended to
+// it, over d) to pending, due at $1 (or earlier if they were due earlier,
+// keeping their place in line); held if the webhook is now inactive, dead if
+// it was deleted. The rows are locked first, so a result recorded
+// concurrently wins or loses cleanly (the status is re-checked after the
+// lock).
+const requeueSQL = `WITH x AS (
+		SELECT d.id, w.active FROM deliveries d LEFT JOIN webhooks w ON w.id = d.webhook_id
+		WHERE d.status = 'processing' AND `
+
+const requeueTailSQL = ` FOR UPDATE OF d)
+	UPDATE deliveries d SET
+		status = CASE WHEN x.active IS NULL THEN 'dead' ELSE 'pending' END,
+		paused = COALESCE(NOT x.active, false),
+		next_attempt_at = CASE WHEN x.active IS NULL THEN NULL ELSE LEAST(COALESCE(d.next_attempt_at, $1), $1) END,
+		lease_until = NULL, lease_owner = NULL, updated = $1
+	FROM x WHERE d.id = x.id`
+
+// DeliveriesRelease returns claimed deliveries that were never attempted to
+// pending, due at once (the store's clock); ids not processing are ignored.
+func (s *Store) DeliveriesRelease(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if _, err := s.pool.Exec(ctx, requeueSQL+`d.id = ANY($2)`+requeueTailSQL, trunc(s.now()), ids); err != nil {
+		return fmt.Errorf("postgres: deliveries release: %w", err)
+	}
+	return nil
+}
+
+// DeliveriesReap returns processing deliveries whose lease ended before now
+// to pending and reports how many. It scans only the in-flight rows
+// (deliveries_lease is a partial index of them).
+func (s *Store) DeliveriesReap(ctx context.Context, now time.Time) (int, error) {
+	tag, err := s.pool.Exec(ctx, requeueSQL+`d.lease_until < $1`+requeueTailSQL, trunc(now))
+	if err != nil {
+		return 0, fmt.Errorf("postgres: deliveries reap: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// DeliveriesNextDue returns the earliest next_attempt_at of a claimable
+// delivery (one probe of the due index); ok=false when there is none.
+func (s *Store) DeliveriesNextDue(ctx context.Context) (time.Time, bool, error) {
+	var t *time.Time
+	if err := s.pool.QueryRow(ctx, `SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending' AND NOT paused`).Scan(&t); err != nil {
+		return time.Time{}, false, fmt.Errorf("postgres: deliveries next due: %w", err)
+	}
+	if t == nil {
+		return time.Time{}, false, nil
+	}
+	return *t, true, nil
+}
+
+// QueueStats counts claimable pending deliveries (not held by an inactive
+// webhook; due now or later), deliveries in flight, and the oldest due time.
+//
+// Cost: the pending count scans the partial due index, linear in the queue's
+// length; the other two are a probe and a count of small partial indexes.
+// Callers should cache it (metrics scrape, readiness) rather than call it per
+// claim.
+func (s *Store) QueueStats(ctx context.Context) (hookd.QueueStats, error) {
+	var st hookd.QueueStats
+	err := s.pool.QueryRow(ctx, `SELECT
+		(SELECT COUNT(*) FROM deliveries WHERE status = 'pending' AND NOT paused),
+		(SELECT COUNT(*) FROM deliveries WHERE status = 'processing'),
+		(SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending' AND NOT paused)`).Scan(&st.Pending, &st.Processing, &st.OldestDueAt)
+	if err != nil {
+		return st, fmt.Errorf("postgres: queue stats: %w", err)
+	}
+	return st, nil
+}
