@@ -85,6 +85,12 @@ func freePort(t *testing.T) string {
 // start runs `hookd serve` on dataDir ("" = a new one) and waits until it is ready.
 func start(t *testing.T, dataDir string, extra ...string) *server {
 	t.Helper()
+	return startEnv(t, dataDir, nil, extra...)
+}
+
+// startEnv is start with extra environment variables for the process.
+func startEnv(t *testing.T, dataDir string, env []string, extra ...string) *server {
+	t.Helper()
 	if dataDir == "" {
 		dataDir = t.TempDir()
 	}
@@ -95,7 +101,7 @@ func start(t *testing.T, dataDir string, extra ...string) *server {
 	s.cmd = exec.Command(binary, args...)
 	s.cmd.Stdout = s.logs
 	s.cmd.Stderr = s.logs
-	s.cmd.Env = append(os.Environ(), "HOOKD_MASTER_KEY=")
+	s.cmd.Env = append(append(os.Environ(), "HOOKD_MASTER_KEY="), env...)
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

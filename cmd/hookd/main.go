@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/hookd/hookd/internal/trigger"
 )
 
 func main() {
@@ -27,6 +29,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "hookd: %v\n", err)
 			return 1
 		}
+		return 0
+	}
+	if len(args) == 1 && args[0] == "token" {
+		// A new trigger token, for config files that take tokens from the environment.
+		fmt.Fprintln(stdout, trigger.NewToken())
 		return 0
 	}
 	return runCLI(ctx, args, stdin, stdout, stderr)

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,10 +23,12 @@ import (
 	"github.com/hookd/hookd/internal/api"
 	"github.com/hookd/hookd/internal/config"
 	"github.com/hookd/hookd/internal/delivery"
+	"github.com/hookd/hookd/internal/job"
 	"github.com/hookd/hookd/internal/metrics"
 	"github.com/hookd/hookd/internal/netguard"
 	"github.com/hookd/hookd/internal/seal"
 	"github.com/hookd/hookd/internal/store/sqlite"
+	"github.com/hookd/hookd/internal/trigger"
 )
 
 var errUsage = errors.New("usage")
@@ -56,7 +59,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	var store hookd.Store
+	var store fullStore
 	reclaim := false
 	if cfg.Database == "" {
 		unlock, err := lockDataDir(cfg.DataDir)
@@ -78,6 +81,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := bootstrap(ctx, store, cfg.DataDir, stdout, log); err != nil {
 		return err
 	}
+	if err := applyConfigFile(ctx, store, cfg.File, os.Getenv, log); err != nil {
+		return err
+	}
+	proxies, err := trigger.ParseTrustedProxies(cfg.TrustedProxy)
+	if err != nil {
+		return err
+	}
 
 	guard, err := netguard.New(cfg.AllowPrivateCIDR)
 	if err != nil {
@@ -96,6 +106,23 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		PerWebhook:     cfg.PerWebhook,
 		ReclaimOnStart: reclaim,
 	})
+	jobs := job.NewEngine(job.EngineConfig{
+		Store:          store,
+		Logger:         log,
+		Metrics:        m,
+		HTTPClient:     guard.Client(0), // each http job's own timeout applies
+		PublishWake:    engine.Wake,
+		ReclaimOnStart: reclaim,
+		ShutdownGrace:  cfg.ShutdownTimeout,
+	})
+	inbound := trigger.NewHandler(trigger.HandlerConfig{
+		Store:          store,
+		Jobs:           jobs,
+		Logger:         log,
+		Metrics:        m,
+		MaxBodyBytes:   cfg.MaxBodyBytes,
+		TrustedProxies: proxies,
+	})
 	srv := api.New(api.Config{
 		Store:             store,
 		Logger:            log,
@@ -104,6 +131,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Wake:              engine.Wake,
 		Gatherer:          m.Registry,
 		Metrics:           m,
+		PublicURL:         cfg.PublicURL,
+		AllowCommandJobs:  cfg.AllowCommandJobs,
+		Jobs:              jobs,
+		Inbound:           inbound,
 	})
 
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -121,13 +152,33 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	engineCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		if err := engine.Run(engineCtx); err != nil {
 			log.Error("delivery engine stopped", "err", err)
 		}
 	}()
+	jobsCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
+	jobsDone := make(chan struct{})
+	go func() {
+		defer wg.Done()
+		defer close(jobsDone)
+		if err := jobs.Run(jobsCtx); err != nil {
+			log.Error("job engine stopped", "err", err)
+		}
+	}()
+	if addr := os.Getenv("HOOKD_DEBUG_ADDR"); addr != "" {
+		// Profiling endpoints (net/http/pprof) on a separate, operator-chosen
+		// address: never on the public listener.
+		go func() {
+			dbg := &http.Server{Addr: addr, Handler: debugMux(), ReadHeaderTimeout: 10 * time.Second}
+			log.Info("debug listener", "addr", addr)
+			if err := dbg.ListenAndServe(); err != nil {
+				log.Warn("debug listener stopped", "err", err)
+			}
+		}()
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
 	log.Info("listening", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "version", hookd.Version)
@@ -135,6 +186,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	select {
 	case <-ctx.Done():
 	case err := <-serveErr:
+		stopJobs()
 		stopEngine()
 		wg.Wait()
 		return err
@@ -145,10 +197,21 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := hs.Shutdown(sctx); err != nil {
 		log.Warn("http shutdown", "err", err)
 	}
+	// Jobs first: their outcome events go out through the delivery engine.
+	stopJobs()
+	<-jobsDone
 	stopEngine()
 	wg.Wait()
 	log.Info("stopped")
 	return nil
+}
+
+func debugMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {
