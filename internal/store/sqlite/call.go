@@ -248,7 +248,7 @@ func (s *Store) CallList(ctx context.Context, f hookd.CallFilter) ([]hookd.Call,
 		return nil, 0, fmt.Errorf("sqlite: call list: %w", err)
 	}
 	rows, err := s.rdb.QueryContext(ctx, `SELECT `+callCols+` FROM calls WHERE `+where+`
-		ORDER BY created DESC, id DESC LIMIT ? OFFSET ?`, append(args, limit, offset)...)
+		ORDER BY created DESC, rowid DESC LIMIT ? OFFSET ?`, append(args, limit, offset)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("sqlite: call list: %w", err)
 	}

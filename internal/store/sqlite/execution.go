@@ -153,7 +153,7 @@ func (s *Store) ExecutionList(ctx context.Context, f hookd.ExecutionFilter) ([]h
 		return nil, 0, fmt.Errorf("sqlite: execution list: %w", err)
 	}
 	rows, err := s.rdb.QueryContext(ctx, `SELECT `+executionCols+` FROM executions WHERE `+where+`
-		ORDER BY created DESC, id DESC LIMIT ? OFFSET ?`, append(args, limit, offset)...)
+		ORDER BY created DESC, rowid DESC LIMIT ? OFFSET ?`, append(args, limit, offset)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("sqlite: execution list: %w", err)
 	}
@@ -181,7 +181,8 @@ type claimJob struct {
 }
 
 // ExecutionsClaim starts up to p.Limit queued executions whose RunAt is at
-// or before p.Now, oldest RunAt first (then id), in one transaction. A job's
+// or before p.Now, oldest RunAt first (then in the order they were queued),
+// in one transaction. A job's
 // runs start only while its running count (counted in the database, so
 // across processes) is below its concurrency; because the scan goes in run
 // order, a later run of a job never starts while an earlier due one of the
@@ -189,8 +190,9 @@ type claimJob struct {
 // lease until p.Now + max(p.Lease, job timeout + 1 min) held by p.Owner, and
 // sets its job's last_run_at to p.Now. Claimed rows carry their job.
 //
-// Cost: one ordered scan of the queue index, bounded to max(4096,
-// 16×Limit) rows, plus one count per job met.
+// Cost: one ordered scan of the queue index (a row lookup each for its job
+// and workspace), bounded to max(4096, 16×Limit) rows, plus one count per
+// job met.
 func (s *Store) ExecutionsClaim(ctx context.Context, p hookd.ExecClaimParams) ([]hookd.ClaimedExecution, error) {
 	if p.Limit <= 0 {
 		return []hookd.ClaimedExecution{}, nil
@@ -201,23 +203,23 @@ func (s *Store) ExecutionsClaim(ctx context.Context, p hookd.ExecClaimParams) ([
 		out = []hookd.ClaimedExecution{}
 		jobs := map[string]*claimJob{}
 		type cand struct {
-			runAt         int64
+			runAt, rowid  int64
 			id, job, wsID string
 		}
 		var chosen []cand
 		after := cand{runAt: math.MinInt64}
 		bound := max(execClaimScanMin, 16*p.Limit)
 		for scanned := 0; len(chosen) < p.Limit && scanned < bound; {
-			rows, err := tx.Query(`SELECT run_at, id, job_id, workspace_id FROM executions
-				WHERE status = 'queued' AND run_at <= ? AND (run_at, id) > (?, ?)
-				ORDER BY run_at, id LIMIT ?`, us(now), after.runAt, after.id, execClaimPage)
+			rows, err := tx.Query(`SELECT run_at, rowid, id, job_id, workspace_id FROM executions
+				WHERE status = 'queued' AND run_at <= ? AND (run_at, rowid) > (?, ?)
+				ORDER BY run_at, rowid LIMIT ?`, us(now), after.runAt, after.rowid, execClaimPage)
 			if err != nil {
 				return err
 			}
 			var page []cand
 			for rows.Next() {
 				var c cand
-				if err := rows.Scan(&c.runAt, &c.id, &c.job, &c.wsID); err != nil {
+				if err := rows.Scan(&c.runAt, &c.rowid, &c.id, &c.job, &c.wsID); err != nil {
 					rows.Close()
 					return err
 				}

@@ -155,7 +155,7 @@ func (s *Store) JobList(ctx context.Context, f hookd.JobFilter) ([]hookd.Job, in
 		return nil, 0, fmt.Errorf("sqlite: job list: %w", err)
 	}
 	out, err := s.queryJobs(ctx, `SELECT `+jobCols+` FROM jobs WHERE `+where+`
-		ORDER BY created DESC, id DESC LIMIT ? OFFSET ?`, append(args, limit, offset)...)
+		ORDER BY created DESC, rowid DESC LIMIT ? OFFSET ?`, append(args, limit, offset)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("sqlite: job list: %w", err)
 	}
@@ -165,7 +165,7 @@ func (s *Store) JobList(ctx context.Context, f hookd.JobFilter) ([]hookd.Job, in
 // JobsScheduled returns every job with a schedule, of all workspaces, oldest
 // first.
 func (s *Store) JobsScheduled(ctx context.Context) ([]hookd.Job, error) {
-	out, err := s.queryJobs(ctx, `SELECT `+jobCols+` FROM jobs WHERE schedule IS NOT NULL ORDER BY created, id`)
+	out, err := s.queryJobs(ctx, `SELECT `+jobCols+` FROM jobs WHERE schedule IS NOT NULL ORDER BY created, rowid`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: jobs scheduled: %w", err)
 	}

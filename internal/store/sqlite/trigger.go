@@ -213,7 +213,7 @@ func (s *Store) TriggerList(ctx context.Context, f hookd.TriggerFilter) ([]hookd
 		return nil, 0, fmt.Errorf("sqlite: trigger list: %w", err)
 	}
 	rows, err := s.rdb.QueryContext(ctx, `SELECT `+triggerCols+` FROM triggers WHERE `+where+`
-		ORDER BY created DESC, id DESC LIMIT ? OFFSET ?`, append(args, limit, offset)...)
+		ORDER BY created DESC, rowid DESC LIMIT ? OFFSET ?`, append(args, limit, offset)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("sqlite: trigger list: %w", err)
 	}

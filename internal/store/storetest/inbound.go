@@ -555,6 +555,27 @@ func testCalls(t *testing.T, open OpenInbound) {
 		want = append(want, *c)
 	}
 	acc := accept(t, s, tr, t0.Add(10*time.Second), `{}`, "")
+	// Calls of the same instant list in reverse order of arrival.
+	tr2, _ := trigger(t, s, j, nil)
+	var same []string
+	for range 6 {
+		c := &hookd.Call{WorkspaceID: ws.ID, TriggerID: tr2.ID, Disposition: hookd.DispositionRateLimited, CreatedAt: t0}
+		if err := s.CallRecord(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		same = append([]string{c.ID}, same...)
+	}
+	if list, _, err := s.CallList(ctx, hookd.CallFilter{WorkspaceID: ws.ID, TriggerID: tr2.ID, Page: hookd.Page{Limit: 10}}); err != nil {
+		t.Fatal(err)
+	} else {
+		var got []string
+		for _, c := range list {
+			got = append(got, c.ID)
+		}
+		if !slices.Equal(got, same) {
+			t.Errorf("same-instant calls listed %v, want newest first %v", got, same)
+		}
+	}
 	// An unknown token has no trigger or workspace, yet is recorded.
 	if err := s.CallRecord(ctx, &hookd.Call{Disposition: hookd.DispositionUnauthorized, StatusCode: 401, CreatedAt: t0}); err != nil {
 		t.Fatal(err)
@@ -860,6 +881,25 @@ func testExecClaimConcurrency(t *testing.T, open OpenInbound) {
 	// Limit 0 claims nothing.
 	if got := claimExec(t, s, now, 0); len(got) != 0 {
 		t.Errorf("limit 0 claimed %d", len(got))
+	}
+
+	// Runs queued in the same second (ids do not order within a second)
+	// start in the order they were queued.
+	c := job(t, s, ws.ID, nil)
+	var want, got2 []string
+	for range 8 {
+		want = append(want, execution(t, s, &hookd.Execution{WorkspaceID: ws.ID, JobID: c.ID, CreatedAt: now, RunAt: now}).ID)
+	}
+	for range 8 {
+		cs := claimExec(t, s, now, 10)
+		if len(cs) != 1 {
+			t.Fatalf("claimed %v, want one run of a concurrency-1 job", execIDs(cs))
+		}
+		got2 = append(got2, cs[0].ID)
+		finishExec(t, s, &cs[0].Execution, now)
+	}
+	if !slices.Equal(got2, want) {
+		t.Errorf("same-second runs started in order %v, want %v", got2, want)
 	}
 }
 

@@ -123,10 +123,10 @@ CREATE TABLE executions (
     lease_until  INTEGER,       -- while running
     lease_owner  TEXT
 );
--- The claim queue (global on purpose, see above): queued rows only, in
--- run order, covering job_id and workspace_id.
-CREATE INDEX executions_queue ON executions (run_at, id, job_id, workspace_id)
-    WHERE status = 'queued';
+-- The claim queue (global on purpose, see above): queued rows only, in run
+-- order and then insertion order (the implicit rowid: KSUIDs order only to
+-- the second, and runs of a job must start in the order they were queued).
+CREATE INDEX executions_queue ON executions (run_at) WHERE status = 'queued';
 -- Running rows only (bounded by the engines' workers): per-job running
 -- counts for the claim, expired leases for ExecutionsInterrupt.
 CREATE INDEX executions_running ON executions (workspace_id, job_id, lease_until)
