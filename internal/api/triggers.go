@@ -321,7 +321,9 @@ func (s *Server) handleTriggerUpdate(w http.ResponseWriter, r *http.Request, key
 	set(&t.IsActive, req.IsActive)
 	fe := validateTrigger(t)
 	if req.Signature != nil && t.Signature == hookd.SchemeStandardWebhooks && t.Secret != "" {
-		if _, err := signature.DecodeSecret(t.Secret); err != nil {
+		// A secret made for another scheme (64 hex characters) may decode as
+		// base64 too, but would silently become another key: require whsec_.
+		if _, err := signature.DecodeSecret(t.Secret); err != nil || !strings.HasPrefix(t.Secret, signature.SecretPrefix) {
 			fe.add("signature", "the trigger's secret is not a Standard Webhooks secret (whsec_…); create a new trigger with this scheme")
 		}
 	}
