@@ -31,11 +31,13 @@ const (
 	DefaultKillGrace     = 5 * time.Second
 	DefaultShutdownGrace = 30 * time.Second
 	DefaultPollInterval  = time.Second
-	// DefaultLease outlasts the longest run a job may have (MaxTimeoutSeconds
-	// plus the kill grace), so a lease ends only when its node is gone.
-	DefaultLease = MaxTimeoutSeconds*time.Second + time.Minute
-	// MaxGroupDepth is how deeply groups may nest: a group at depth 5 may not
-	// contain another group that has members.
+	// DefaultLease is the least lease of a claim; the store extends each
+	// run's lease to its job's timeout plus a minute, so a lease ends only
+	// when its node is gone.
+	DefaultLease = 10 * time.Minute
+	// MaxGroupDepth is how many levels groups may nest: the group an
+	// execution runs counts as the first; a member group that would be the
+	// sixth fails.
 	MaxGroupDepth = 5
 	// ReasonInterrupted is the reason of an execution whose run was cut short
 	// by a shutdown or whose node died.
@@ -68,8 +70,9 @@ type EngineConfig struct {
 	PublishWake func()
 	// Workers bounds the executions this process runs at once (default 64).
 	Workers int
-	// Lease is how long a claim holds an execution before another node may
-	// declare it interrupted (default DefaultLease, longer than any run).
+	// Lease is how long a claim holds an execution at least before another
+	// node may declare it interrupted (default 10 min; the store makes it no
+	// shorter than the job's timeout plus a minute).
 	Lease time.Duration
 	// KillGrace is how long a command gets between SIGTERM and SIGKILL
 	// (default 5 s).
@@ -176,8 +179,7 @@ func (e *Engine) Wake() {
 func (e *Engine) Run(ctx context.Context) error {
 	defer e.cancelRuns(context.Canceled)
 	if e.cfg.ReclaimOnStart {
-		// Far-future "now": every lease counts as expired.
-		if err := e.interrupt(context.WithoutCancel(ctx), e.cfg.Now().Add(100*365*24*time.Hour)); err != nil {
+		if err := e.reclaim(context.WithoutCancel(ctx)); err != nil {
 			return fmt.Errorf("job engine: reclaim: %w", err)
 		}
 	}
@@ -355,8 +357,87 @@ func (e *Engine) publishWake() {
 	}
 }
 
-// interrupt fails running executions whose lease ended before now, each
-// with its job.failed event.
+// reclaim fails every running execution as interrupted, each with its
+// job.failed event, at the true time. It goes workspace by workspace rather
+// than through ExecutionsInterrupt, which would need a far-future "now" to
+// take every lease and would stamp that as the finish time.
+func (e *Engine) reclaim(ctx context.Context) error {
+	n := 0
+	for off := 0; ; off += 100 {
+		wss, total, err := e.store.WorkspaceList(ctx, hookd.Page{Limit: 100, Offset: off})
+		if err != nil {
+			return err
+		}
+		for _, ws := range wss {
+			// Finishing shrinks the running list: always read its first page.
+			for {
+				xs, _, err := e.store.ExecutionList(ctx, hookd.ExecutionFilter{WorkspaceID: ws.ID, Status: hookd.ExecRunning, Page: hookd.Page{Limit: 100}})
+				if err != nil {
+					return err
+				}
+				done := 0
+				for i := range xs {
+					ok, err := e.failInterrupted(ctx, &xs[i])
+					if err != nil {
+						return err
+					}
+					if ok {
+						done++
+					}
+				}
+				n += done
+				if len(xs) < 100 || done == 0 {
+					break
+				}
+			}
+		}
+		if off+len(wss) >= total || len(wss) == 0 {
+			break
+		}
+	}
+	if n > 0 {
+		e.log.Warn("failed executions interrupted by the last shutdown", "count", n)
+		e.publishWake()
+	}
+	return nil
+}
+
+// failInterrupted fails running execution x as interrupted with its
+// job.failed event; ok is false when x was no longer running.
+func (e *Engine) failInterrupted(ctx context.Context, x *hookd.Execution) (ok bool, err error) {
+	j, err := e.store.JobGet(ctx, x.WorkspaceID, x.JobID)
+	if err != nil {
+		if !hookd.IsNotFound(err) {
+			return false, err
+		}
+		j = &hookd.Job{ID: x.JobID, WorkspaceID: x.WorkspaceID}
+	}
+	now := e.cfg.Now()
+	fin := *x
+	fin.Status, fin.Reason, fin.Result = hookd.ExecFailed, ReasonInterrupted, nil
+	if fin.StartedAt != nil {
+		fin.DurationMS = max(now.Sub(*fin.StartedAt).Milliseconds(), 0)
+	}
+	_, err = e.store.ExecutionFinish(ctx, hookd.ExecFinishParams{
+		WorkspaceID: x.WorkspaceID, ID: x.ID, Status: hookd.ExecFailed, Reason: ReasonInterrupted,
+		Now: now, Outcome: outcomeEvent(&fin, j, now),
+	})
+	switch hookd.ErrorCode(err) {
+	case "":
+	case hookd.EConflict, hookd.ENotFound:
+		return false, nil
+	default:
+		return false, err
+	}
+	if m := e.cfg.Metrics; m != nil {
+		m.Executions.WithLabelValues(hookd.ExecFailed).Inc()
+	}
+	e.notify(x.ID)
+	return true, nil
+}
+
+// interrupt fails running executions whose lease ended before now (their
+// node died), each with its job.failed event.
 func (e *Engine) interrupt(ctx context.Context, now time.Time) error {
 	jobs := map[string]*hookd.Job{}
 	outcome := func(x *hookd.Execution) *hookd.PublishParams {
@@ -639,7 +720,7 @@ func (e *Engine) runGroup(ctx context.Context, j *hookd.Job, c GroupConfig, inpu
 		switch {
 		case slices.Contains(path, mj.ID):
 			m.res = memberResult{Status: hookd.ExecFailed, Reason: "a group cannot contain itself"}
-		case mj.Kind == hookd.JobGroup && depth+1 > MaxGroupDepth:
+		case mj.Kind == hookd.JobGroup && depth+1 >= MaxGroupDepth:
 			m.res = memberResult{Status: hookd.ExecFailed, Reason: fmt.Sprintf("groups nest deeper than %d", MaxGroupDepth)}
 		default:
 			m.job = mj
