@@ -71,10 +71,12 @@ type Engine struct {
 	freed   chan struct{}
 	results chan hookd.AttemptResult
 
-	mu       sync.Mutex
-	inflight int
-	perHook  map[string]int
-	hooks    map[string]*hookState
+	mu         sync.Mutex
+	inflight   int
+	freedSince int  // slots freed since the last claim
+	lastShort  bool // the last claim got fewer than it asked for (claim loop only)
+	perHook    map[string]int
+	hooks      map[string]*hookState
 
 	attempts sync.WaitGroup
 	stopping chan struct{}
@@ -168,8 +170,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	defer reap.Stop()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	onlyFreed := false // woken only because slots were freed
 	for {
-		full, err := e.claimOnce(ctx)
+		full, err := e.claimOnce(ctx, onlyFreed)
 		if err != nil && ctx.Err() == nil {
 			e.log.Error("claim deliveries", "err", err)
 		}
@@ -190,10 +193,12 @@ func (e *Engine) Run(ctx context.Context) error {
 			}
 		}
 		timer.Reset(wait)
+		onlyFreed = false
 		select {
 		case <-ctx.Done():
 		case <-e.wake:
 		case <-e.freed:
+			onlyFreed = true
 		case <-timer.C:
 		case <-reap.C:
 			if n, err := e.store.DeliveriesReap(ctx, e.cfg.Now()); err != nil {
@@ -221,10 +226,15 @@ func (e *Engine) Run(ctx context.Context) error {
 
 // claimOnce claims as many due deliveries as there are free workers and starts
 // them; full reports that the claim was limited by the batch size, not by
-// what was due.
-func (e *Engine) claimOnce(ctx context.Context) (full bool, err error) {
+// what was due. afterShort says the previous claim took everything it could
+// and only slots were freed since: then only the webhooks that freed them can
+// yield more, at most as many as were freed, and the claim asks for no more
+// (a claim's cost grows with its limit).
+func (e *Engine) claimOnce(ctx context.Context, afterShort bool) (full bool, err error) {
 	e.mu.Lock()
 	free := e.cfg.Workers - e.inflight
+	freed := e.freedSince
+	e.freedSince = 0
 	var exclude []string
 	for id, n := range e.perHook {
 		if n >= e.cfg.PerWebhook {
@@ -236,6 +246,12 @@ func (e *Engine) claimOnce(ctx context.Context) (full bool, err error) {
 		return false, nil
 	}
 	limit := min(free, e.cfg.ClaimBatch)
+	if afterShort && e.lastShort {
+		if freed == 0 {
+			return false, nil
+		}
+		limit = min(limit, freed)
+	}
 	perHook := func(id string) int {
 		e.mu.Lock()
 		defer e.mu.Unlock()
@@ -248,6 +264,7 @@ func (e *Engine) claimOnce(ctx context.Context) (full bool, err error) {
 	if err != nil {
 		return false, err
 	}
+	e.lastShort = len(claimed) < limit
 	for i := range claimed {
 		c := &claimed[i]
 		e.mu.Lock()
@@ -263,6 +280,7 @@ func (e *Engine) claimOnce(ctx context.Context) (full bool, err error) {
 func (e *Engine) release(webhookID string) {
 	e.mu.Lock()
 	e.inflight--
+	e.freedSince++
 	if n := e.perHook[webhookID] - 1; n > 0 {
 		e.perHook[webhookID] = n
 	} else {
