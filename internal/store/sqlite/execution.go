@@ -1,12 +1,14 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/hookd/hookd"
@@ -192,7 +194,9 @@ type claimJob struct {
 //
 // Cost: one ordered scan of the queue index (a row lookup each for its job
 // and workspace), bounded to max(4096, 16×Limit) rows, plus one count per
-// job met.
+// job met. When the bound is hit before Limit is reached (the head of the
+// queue is a backlog of jobs at their concurrency), one probe per job with
+// room finds its oldest due runs, so no job waits behind another's backlog.
 func (s *Store) ExecutionsClaim(ctx context.Context, p hookd.ExecClaimParams) ([]hookd.ClaimedExecution, error) {
 	if p.Limit <= 0 {
 		return []hookd.ClaimedExecution{}, nil
@@ -202,12 +206,9 @@ func (s *Store) ExecutionsClaim(ctx context.Context, p hookd.ExecClaimParams) ([
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		out = []hookd.ClaimedExecution{}
 		jobs := map[string]*claimJob{}
-		type cand struct {
-			runAt, rowid  int64
-			id, job, wsID string
-		}
-		var chosen []cand
-		after := cand{runAt: math.MinInt64}
+		var chosen []execCand
+		exhausted := false
+		after := execCand{runAt: math.MinInt64}
 		bound := max(execClaimScanMin, 16*p.Limit)
 		for scanned := 0; len(chosen) < p.Limit && scanned < bound; {
 			rows, err := tx.Query(`SELECT run_at, rowid, id, job_id, workspace_id FROM executions
@@ -216,9 +217,9 @@ func (s *Store) ExecutionsClaim(ctx context.Context, p hookd.ExecClaimParams) ([
 			if err != nil {
 				return err
 			}
-			var page []cand
+			var page []execCand
 			for rows.Next() {
-				var c cand
+				var c execCand
 				if err := rows.Scan(&c.runAt, &c.rowid, &c.id, &c.job, &c.wsID); err != nil {
 					rows.Close()
 					return err
@@ -245,8 +246,16 @@ func (s *Store) ExecutionsClaim(ctx context.Context, p hookd.ExecClaimParams) ([
 			}
 			scanned += len(page)
 			if len(page) < execClaimPage {
+				exhausted = true
 				break
 			}
+		}
+		if !exhausted && len(chosen) < p.Limit {
+			more, err := s.execClaimFallback(tx, jobs, chosen, p.Limit-len(chosen), p.Lease, now)
+			if err != nil {
+				return err
+			}
+			chosen = append(chosen, more...)
 		}
 		for _, c := range chosen {
 			js := jobs[c.job]
@@ -273,6 +282,83 @@ func (s *Store) ExecutionsClaim(ctx context.Context, p hookd.ExecClaimParams) ([
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: executions claim: %w", err)
+	}
+	return out, nil
+}
+
+// execCand is a queued execution a claim may start.
+type execCand struct {
+	runAt, rowid  int64
+	id, job, wsID string
+}
+
+// execClaimFallback runs when the claim's scan hit its bound with room left: the
+// head of the queue is a backlog of jobs at their concurrency. It probes
+// every job with room for its oldest due runs (after those already chosen)
+// and returns the oldest n of them, so no job waits behind another's
+// backlog. One probe per job.
+func (s *Store) execClaimFallback(tx *sql.Tx, jobs map[string]*claimJob, chosen []execCand, n int, lease time.Duration, now time.Time) ([]execCand, error) {
+	taken := map[string]int{}
+	for _, c := range chosen {
+		taken[c.job]++
+	}
+	rows, err := tx.Query(`SELECT id, workspace_id FROM jobs`)
+	if err != nil {
+		return nil, err
+	}
+	var all [][2]string
+	for rows.Next() {
+		var id, ws string
+		if err := rows.Scan(&id, &ws); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		all = append(all, [2]string{id, ws})
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var more []execCand
+	for _, j := range all {
+		js, err := s.claimJobState(tx, jobs, j[1], j[0], lease, now)
+		if err != nil {
+			return nil, err
+		}
+		if js.room <= 0 {
+			continue
+		}
+		rows, err := tx.Query(`SELECT run_at, rowid, id FROM executions
+			WHERE workspace_id = ? AND job_id = ? AND status = 'queued' AND run_at <= ?
+			ORDER BY run_at, rowid LIMIT ? OFFSET ?`, j[1], j[0], us(now), min(js.room, n), taken[j[0]])
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			c := execCand{job: j[0], wsID: j[1]}
+			if err := rows.Scan(&c.runAt, &c.rowid, &c.id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			more = append(more, c)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	slices.SortFunc(more, func(a, b execCand) int {
+		return cmp.Or(cmp.Compare(a.runAt, b.runAt), cmp.Compare(a.rowid, b.rowid))
+	})
+	var out []execCand
+	for _, c := range more {
+		if len(out) == n {
+			break
+		}
+		if js := jobs[c.job]; js.room > 0 {
+			js.room--
+			out = append(out, c)
+		}
 	}
 	return out, nil
 }

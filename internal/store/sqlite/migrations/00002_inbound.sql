@@ -127,6 +127,10 @@ CREATE TABLE executions (
 -- order and then insertion order (the implicit rowid: KSUIDs order only to
 -- the second, and runs of a job must start in the order they were queued).
 CREATE INDEX executions_queue ON executions (run_at) WHERE status = 'queued';
+-- One job's queued runs in run order: the claim's per-job fallback behind a
+-- backlog of jobs at their concurrency.
+CREATE INDEX executions_job_queue ON executions (workspace_id, job_id, run_at)
+    WHERE status = 'queued';
 -- Running rows only (bounded by the engines' workers): per-job running
 -- counts for the claim, expired leases for ExecutionsInterrupt.
 CREATE INDEX executions_running ON executions (workspace_id, job_id, lease_until)
