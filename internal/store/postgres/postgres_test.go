@@ -445,11 +445,13 @@ func BenchmarkClaimComplete(b *testing.B) {
 		b.Fatal(err)
 	}
 	var done atomic.Int64
+	var claimTime, completeTime time.Duration
 	perHook := func(string) int { return 1000 }
 	b.ResetTimer()
 	for range b.N {
 		now := time.Now()
 		got, err := s.DeliveriesClaim(ctx, hookd.ClaimParams{Now: now, Limit: batch, Lease: time.Minute, Owner: "bench", PerWebhook: perHook})
+		claimTime += time.Since(now)
 		if err != nil || len(got) != batch {
 			b.Fatalf("claim: %d, %v", len(got), err)
 		}
@@ -457,10 +459,14 @@ func BenchmarkClaimComplete(b *testing.B) {
 		for i, c := range got {
 			rs[i] = hookd.AttemptResult{DeliveryID: c.ID, WebhookID: c.WebhookID, Attempt: hookd.Attempt{StartedAt: now, DurationMS: 3, StatusCode: 200}, Outcome: hookd.OutcomeDelivered, Now: now}
 		}
+		start := time.Now()
 		if err := s.DeliveriesComplete(ctx, rs); err != nil {
 			b.Fatal(err)
 		}
+		completeTime += time.Since(start)
 		done.Add(int64(len(got)))
 	}
 	b.ReportMetric(float64(done.Load())/b.Elapsed().Seconds(), "deliveries/s")
+	b.ReportMetric(float64(claimTime.Microseconds())/float64(b.N), "claim-µs/op")
+	b.ReportMetric(float64(completeTime.Microseconds())/float64(b.N), "complete-µs/op")
 }

@@ -466,7 +466,7 @@ func (s *Store) DeliveriesComplete(ctx context.Context, results []hookd.AttemptR
 			FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::timestamptz[], $6::bool[], $7::int[], $8::text[],
 				$9::timestamptz[], $10::timestamptz[], $11::text[], $12::bool[], $13::timestamptz[])
 				AS u (id, status, attempts, auto, next, paused, code, err, delivered, lease_until, lease_owner, manual, updated)
-			WHERE d.id = u.id`,
+			WHERE d.id = u.id AND d.id = ANY($1)`, // ANY: a primary key probe whatever the statistics say
 			uid, ustatus, uattempts, uauto, unext, upaused, ucode, uerr, udelivered, ulease, uowner, umanual, uupdated)
 		return tx.SendBatch(ctx, b).Close()
 	})
