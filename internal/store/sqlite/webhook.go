@@ -169,7 +169,7 @@ func (s *Store) WebhookList(ctx context.Context, f hookd.WebhookFilter) ([]hookd
 		return nil, 0, fmt.Errorf("sqlite: webhook list: %w", err)
 	}
 	rows, err := s.rdb.QueryContext(ctx, `SELECT `+webhookCols+` FROM webhooks WHERE `+where+`
-		ORDER BY created DESC, id DESC LIMIT ? OFFSET ?`, append(args, limit, offset)...)
+		ORDER BY created DESC, rowid DESC LIMIT ? OFFSET ?`, append(args, limit, offset)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("sqlite: webhook list: %w", err)
 	}

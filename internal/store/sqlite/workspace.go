@@ -64,7 +64,7 @@ func (s *Store) WorkspaceList(ctx context.Context, page hookd.Page) ([]hookd.Wor
 	if err := s.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM workspaces`).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("sqlite: workspace list: %w", err)
 	}
-	rows, err := s.rdb.QueryContext(ctx, `SELECT id, name, created FROM workspaces ORDER BY created DESC, id DESC LIMIT ? OFFSET ?`, limit, offset)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT id, name, created FROM workspaces ORDER BY created DESC, rowid DESC LIMIT ? OFFSET ?`, limit, offset)
 	if err != nil {
 		return nil, 0, fmt.Errorf("sqlite: workspace list: %w", err)
 	}
@@ -161,7 +161,7 @@ func (s *Store) APIKeyList(ctx context.Context, workspaceID string, page hookd.P
 		return nil, 0, fmt.Errorf("sqlite: api key list: %w", err)
 	}
 	rows, err := s.rdb.QueryContext(ctx, `SELECT `+apiKeyCols+` FROM api_keys WHERE workspace_id = ?
-		ORDER BY created DESC, id DESC LIMIT ? OFFSET ?`, workspaceID, limit, offset)
+		ORDER BY created DESC, rowid DESC LIMIT ? OFFSET ?`, workspaceID, limit, offset)
 	if err != nil {
 		return nil, 0, fmt.Errorf("sqlite: api key list: %w", err)
 	}
