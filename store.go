@@ -124,6 +124,10 @@ type ClaimParams struct {
 	// PerWebhook returns how many deliveries of a webhook may be claimed now;
 	// nil means no limit.
 	PerWebhook func(webhookID string) int
+	// MaxPerWebhook, when > 0, caps each webhook's deliveries in processing
+	// across every node sharing the database (stores shared by several nodes
+	// count them; a single-process store may rely on PerWebhook alone).
+	MaxPerWebhook int
 }
 
 // ClaimedDelivery is a delivery taken for an attempt, with its event.
