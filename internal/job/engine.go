@@ -203,10 +203,12 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 		wait := e.cfg.PollInterval
 		if err == nil {
-			// Trailing coalesced runs are queued with a future RunAt.
+			// Trailing coalesced runs are queued with a future RunAt. A due
+			// run we did not claim waits for its job's concurrency: a
+			// finished run (freed) or the poll brings us back.
 			if due, ok, err := e.store.ExecutionsNextRunAt(ctx); err == nil && ok {
-				if d := due.Sub(e.cfg.Now()); d < wait {
-					wait = max(d, time.Millisecond)
+				if d := due.Sub(e.cfg.Now()); d > 0 && d < wait {
+					wait = d
 				}
 			}
 		}

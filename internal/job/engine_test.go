@@ -327,12 +327,9 @@ func TestEngineCommandSucceeds(t *testing.T) {
 	if diff := cmp.Diff(want, data); diff != "" {
 		t.Errorf("event data (-want +got):\n%s", diff)
 	}
-	if n := e.counter(hookd.ExecSucceeded); n != 2 {
-		t.Errorf("succeeded counter = %v, want 2", n)
-	}
-	if e.wakes.Load() == 0 {
-		t.Error("PublishWake never called after an outcome event")
-	}
+	// Counted and woken right after the store write that Wait may see first.
+	e.waitFor("succeeded counter 2", func() bool { return e.counter(hookd.ExecSucceeded) == 2 })
+	e.waitFor("PublishWake after the outcome events", func() bool { return e.wakes.Load() >= 2 })
 }
 
 func TestEngineCommandFails(t *testing.T) {
@@ -359,9 +356,7 @@ func TestEngineCommandFails(t *testing.T) {
 	if _, ok := data["result"]; ok {
 		t.Errorf("job.failed carries a result: %v", data["result"])
 	}
-	if n := e.counter(hookd.ExecFailed); n != 1 {
-		t.Errorf("failed counter = %v, want 1", n)
-	}
+	e.waitFor("failed counter 1", func() bool { return e.counter(hookd.ExecFailed) == 1 })
 }
 
 func TestEngineHTTPJob(t *testing.T) {
@@ -443,9 +438,7 @@ func TestEngineEventJob(t *testing.T) {
 			}
 			// The event job's event and the outcome event each wake the
 			// delivery engine.
-			if n := e.wakes.Load() - before; n < 2 {
-				t.Errorf("PublishWake called %d times, want ≥ 2", n)
-			}
+			e.waitFor("two PublishWake calls", func() bool { return e.wakes.Load()-before >= 2 })
 		})
 	}
 }
@@ -753,5 +746,29 @@ func TestEngineWorkersBound(t *testing.T) {
 	out, _ := os.ReadFile(log)
 	if want := "start w1\nend w1\nstart w2\nend w2\n"; string(out) != want {
 		t.Errorf("runs overlapped with one worker:\n%s\nwant:\n%s", out, want)
+	}
+}
+
+// TestEngineFutureRunAt: a run queued for later (a trailing coalesced run)
+// starts when its RunAt comes, woken by a timer rather than the poll, which
+// is set far longer than the test may take.
+func TestEngineFutureRunAt(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	j := e.commandJob("later", "echo 1", nil)
+	g := e.start(func(c *job.EngineConfig) { c.Now = time.Now; c.PollInterval = time.Minute })
+	runAt := time.Now().Add(300 * time.Millisecond)
+	x := &hookd.Execution{ID: hookd.NewID(hookd.PrefixExecution), WorkspaceID: e.ws.ID, JobID: j.ID, Source: hookd.SourceWebhook,
+		Status: hookd.ExecQueued, Input: json.RawMessage(`{}`), CreatedAt: time.Now(), RunAt: runAt}
+	if err := e.store.ExecutionCreate(context.Background(), x); err != nil {
+		t.Fatal(err)
+	}
+	g.Wake()
+	got := e.wait(g, x.ID)
+	if got.Status != hookd.ExecSucceeded {
+		t.Fatalf("status %s (%s)", got.Status, got.Reason)
+	}
+	if got.StartedAt.Before(runAt.Truncate(time.Millisecond)) {
+		t.Errorf("started %s, before its RunAt %s", got.StartedAt, runAt)
 	}
 }
