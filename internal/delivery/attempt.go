@@ -61,10 +61,36 @@ func (e *Engine) attempt(c *hookd.ClaimedDelivery) {
 			return
 		}
 	}
-	// The slot stays taken until the result is recorded (recordLoop frees
-	// it): the per-webhook cap counts deliveries in processing, and a 410
-	// deactivates the webhook before the next claim can pick its deliveries.
-	e.results <- e.send(hs, c)
+	if e.isGone(c.WebhookID) {
+		// An earlier attempt got 410 Gone and its verdict is being recorded:
+		// do not call the receiver again; the store holds this delivery once
+		// the webhook is deactivated.
+		e.release(c.WebhookID)
+		e.releaseToQueue(c.ID)
+		return
+	}
+	res := e.send(hs, c)
+	if res.Outcome == hookd.OutcomeDead {
+		e.markGone(c.WebhookID)
+	}
+	// The slot is free once the receiver answered: the cap bounds concurrent
+	// requests to one endpoint.
+	e.release(c.WebhookID)
+	e.results <- res
+}
+
+// markGone remembers that a webhook answered 410 until that verdict (which
+// deactivates it) is committed: claims skip it and claimed attempts are not sent.
+func (e *Engine) markGone(webhookID string) {
+	e.mu.Lock()
+	e.gone[webhookID]++
+	e.mu.Unlock()
+}
+
+func (e *Engine) isGone(webhookID string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.gone[webhookID] > 0
 }
 
 func (e *Engine) releaseToQueue(id string) {

@@ -41,8 +41,8 @@ type Config struct {
 	Timeout time.Duration
 	// Workers bounds concurrent attempts in this process (default 512).
 	Workers int
-	// PerWebhook bounds concurrent attempts per webhook, counted from claim
-	// until the attempt is recorded (default 64).
+	// PerWebhook bounds concurrent attempts per webhook (default 64); on a
+	// store shared by several nodes it bounds them across all nodes.
 	PerWebhook int
 	// ClaimBatch bounds one claim (default 512).
 	ClaimBatch int
@@ -76,6 +76,7 @@ type Engine struct {
 	freedSince int  // slots freed since the last claim
 	lastShort  bool // the last claim got fewer than it asked for (claim loop only)
 	perHook    map[string]int
+	gone       map[string]int // webhooks whose 410 verdict is not yet recorded
 	hooks      map[string]*hookState
 
 	attempts sync.WaitGroup
@@ -138,6 +139,7 @@ func New(cfg Config) *Engine {
 		freed:    make(chan struct{}, 1),
 		results:  make(chan hookd.AttemptResult, 4096),
 		perHook:  map[string]int{},
+		gone:     map[string]int{},
 		hooks:    map[string]*hookState{},
 		stopping: make(chan struct{}),
 	}
@@ -241,6 +243,9 @@ func (e *Engine) claimOnce(ctx context.Context, afterShort bool) (full bool, err
 			exclude = append(exclude, id)
 		}
 	}
+	for id := range e.gone {
+		exclude = append(exclude, id)
+	}
 	e.mu.Unlock()
 	if free <= 0 {
 		return false, nil
@@ -259,7 +264,7 @@ func (e *Engine) claimOnce(ctx context.Context, afterShort bool) (full bool, err
 	}
 	claimed, err := e.store.DeliveriesClaim(ctx, hookd.ClaimParams{
 		Now: e.cfg.Now(), Limit: limit, Lease: e.cfg.Lease, Owner: e.cfg.Node,
-		Exclude: exclude, PerWebhook: perHook,
+		Exclude: exclude, PerWebhook: perHook, MaxPerWebhook: e.cfg.PerWebhook,
 	})
 	if err != nil {
 		return false, err
@@ -312,9 +317,17 @@ func (e *Engine) recordLoop() {
 			}
 		}
 		e.complete(batch)
+		e.mu.Lock()
 		for i := range batch {
-			e.release(batch[i].WebhookID)
+			if batch[i].Outcome == hookd.OutcomeDead {
+				if n := e.gone[batch[i].WebhookID] - 1; n > 0 {
+					e.gone[batch[i].WebhookID] = n
+				} else {
+					delete(e.gone, batch[i].WebhookID)
+				}
+			}
 		}
+		e.mu.Unlock()
 	}
 }
 
