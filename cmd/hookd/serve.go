@@ -27,6 +27,7 @@ import (
 	"github.com/hookd/hookd/internal/metrics"
 	"github.com/hookd/hookd/internal/netguard"
 	"github.com/hookd/hookd/internal/seal"
+	"github.com/hookd/hookd/internal/store/postgres"
 	"github.com/hookd/hookd/internal/store/sqlite"
 	"github.com/hookd/hookd/internal/trigger"
 )
@@ -74,7 +75,18 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		store = st
 		reclaim = true // only this process uses the file: anything processing was interrupted
 	} else {
-		return fmt.Errorf("--database postgres:// is not supported yet")
+		st, err := postgres.Open(ctx, cfg.Database, postgres.Options{Sealer: sealer})
+		if err != nil {
+			return err
+		}
+		pgStore, ok := any(st).(fullStore)
+		if !ok {
+			st.Close()
+			return fmt.Errorf("--database: the PostgreSQL store does not serve triggers and jobs yet")
+		}
+		store = pgStore
+		// Several nodes share the database: work in flight on a node that dies
+		// returns when its lease ends (see --lease).
 	}
 	defer store.Close()
 
@@ -105,6 +117,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Workers:        cfg.Workers,
 		PerWebhook:     cfg.PerWebhook,
 		ReclaimOnStart: reclaim,
+		Lease:          cfg.Lease,
 	})
 	jobs := job.NewEngine(job.EngineConfig{
 		Store:          store,
@@ -122,6 +135,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Metrics:        m,
 		MaxBodyBytes:   cfg.MaxBodyBytes,
 		TrustedProxies: proxies,
+		SharedLimits:   sharedLimits(store),
 	})
 	srv := api.New(api.Config{
 		Store:             store,
@@ -179,6 +193,19 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 		}()
 	}
+	if w, ok := store.(hookd.Waker); ok {
+		// Work committed on another node wakes this node's engines at once.
+		go func() {
+			_ = w.Listen(engineCtx, func(kind string) {
+				switch kind {
+				case hookd.WakeDeliveries:
+					engine.Wake()
+				case hookd.WakeExecutions:
+					jobs.Wake()
+				}
+			})
+		}()
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
 	log.Info("listening", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "version", hookd.Version)
@@ -212,6 +239,15 @@ func debugMux() *http.ServeMux {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	return mux
+}
+
+// sharedLimits returns the store's shared rate limiter when it has one (a
+// database several nodes share), nil otherwise.
+func sharedLimits(st hookd.Store) hookd.SharedRateLimiter {
+	if l, ok := st.(hookd.SharedRateLimiter); ok {
+		return l
+	}
+	return nil
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {

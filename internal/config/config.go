@@ -38,6 +38,7 @@ type Config struct {
 	PerWebhook        int    // concurrent attempts per webhook (cluster-wide on PostgreSQL)
 	DeliveryTimeout   time.Duration
 	ShutdownTimeout   time.Duration
+	Lease             time.Duration // how long a node holds claimed deliveries before others may take them back
 
 	// File is the parsed config file (nil without --config).
 	File *File
@@ -109,6 +110,7 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (*Config,
 	fs.IntVar(&c.Workers, "workers", 512, "concurrent outbound delivery attempts in this process")
 	fs.IntVar(&c.PerWebhook, "per-webhook-concurrency", 64, "concurrent attempts per webhook")
 	fs.DurationVar(&c.DeliveryTimeout, "delivery-timeout", 15*time.Second, "timeout of one delivery attempt")
+	fs.DurationVar(&c.Lease, "lease", 60*time.Second, "how long a claimed delivery is held before another node may take it back (> --delivery-timeout)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long SIGTERM waits for in-flight work")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -202,6 +204,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DeliveryTimeout <= 0 {
 		return fmt.Errorf("--delivery-timeout must be positive")
+	}
+	if c.Lease < c.DeliveryTimeout+5*time.Second {
+		return fmt.Errorf("--lease must exceed --delivery-timeout by at least 5s")
 	}
 	if c.Database != "" && !strings.HasPrefix(c.Database, "postgres://") && !strings.HasPrefix(c.Database, "postgresql://") {
 		return fmt.Errorf("--database must be a postgres:// URL (SQLite lives in --data-dir)")

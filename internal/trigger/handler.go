@@ -104,6 +104,10 @@ type HandlerConfig struct {
 	CacheTTL time.Duration
 	// CacheSize bounds the cached triggers (default DefaultCacheSize).
 	CacheSize int
+	// SharedLimits, when set (a store shared by several nodes), keeps the
+	// per-trigger, per-IP buckets in the database so the limit holds across
+	// nodes; otherwise they live in this process.
+	SharedLimits hookd.SharedRateLimiter
 }
 
 // Handler answers the calls to trigger URLs (DESIGN §3), on both paths:
@@ -138,6 +142,7 @@ type Handler struct {
 	trusted []netip.Prefix
 	flood   *FloodGuard
 	limiter *Limiter
+	shared  hookd.SharedRateLimiter
 	cache   *tokenCache
 }
 
@@ -171,6 +176,7 @@ func NewHandler(cfg HandlerConfig) *Handler {
 		trusted: cfg.TrustedProxies,
 		flood:   NewFloodGuard(cfg.FloodLimit, time.Minute),
 		limiter: NewLimiter(0),
+		shared:  cfg.SharedLimits,
 	}
 	if cfg.CacheTTL > 0 {
 		h.cache = newTokenCache(cfg.CacheTTL, cfg.CacheSize)
@@ -191,6 +197,24 @@ func NewToken() string {
 	var b [32]byte
 	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
 	return TokenPrefix + base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// allow applies the trigger's per-client rate limit, in the database when the
+// buckets are shared; a database error lets the call through (the limit is a
+// courtesy to the job, not a security boundary) and is logged.
+func (h *Handler) allow(ctx context.Context, t *hookd.Trigger, key string, now time.Time) (bool, time.Duration) {
+	if h.shared == nil || t.RateLimitPerMinute <= 0 {
+		return h.limiter.Allow(t.ID, key, t.RateLimitPerMinute, now)
+	}
+	ok, retry, err := h.shared.RateLimitAllow(ctx, t.ID+"|"+key, t.RateLimitPerMinute, now)
+	if err != nil {
+		h.log.Error("shared rate limit", "trigger_id", t.ID, "err", err)
+		return true, 0
+	}
+	if !ok && retry < time.Second {
+		retry = time.Second
+	}
+	return ok, retry
 }
 
 // ValidToken reports whether tok has the shape of a trigger token.
@@ -280,7 +304,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	// 4. Per-trigger, per-client rate limit.
-	if ok, retry := h.limiter.Allow(t.ID, key, t.RateLimitPerMinute, now); !ok {
+	if ok, retry := h.allow(r.Context(), t, key, now); !ok {
 		setRetryAfter(w, retry)
 		c.refuse(http.StatusTooManyRequests, hookd.DispositionRateLimited, reasonRateLimited, "")
 		return
