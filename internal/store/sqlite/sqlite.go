@@ -54,10 +54,13 @@ type Options struct {
 // Store (one process) may write a given file: the webhook match cache relies
 // on seeing every webhook write.
 type Store struct {
-	wdb    *sql.DB // one connection, _txlock=immediate
-	rdb    *sql.DB // query_only pool
-	sealer hookd.Sealer
-	now    func() time.Time
+	wdb *sql.DB // one connection, _txlock=immediate
+	rdb *sql.DB // query_only pool
+	cdb *sql.DB // one connection for WAL checkpoints
+
+	cpStop, cpDone chan struct{}
+	sealer         hookd.Sealer
+	now            func() time.Time
 
 	mu     sync.RWMutex // guards closed and sends on ops
 	closed bool
@@ -103,6 +106,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 
 	wq := cloneValues(common)
 	wq.Add("_pragma", "journal_mode(WAL)")
+	// Checkpoints run on their own connection (checkpointer), not inside the
+	// commits of the writer: a checkpoint copies pages into the database file
+	// and syncs it, which would stall every caller of that group commit.
+	wq.Add("_pragma", "wal_autocheckpoint(0)")
 	wq.Set("_txlock", "immediate")
 	wdb, err := sql.Open("sqlite", "file:"+path+"?"+wq.Encode())
 	if err != nil {
@@ -126,6 +133,13 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	rdb.SetMaxOpenConns(opts.ReadConns)
 	rdb.SetMaxIdleConns(opts.ReadConns)
+	cdb, err := sql.Open("sqlite", "file:"+path+"?"+common.Encode())
+	if err != nil {
+		wdb.Close()
+		rdb.Close()
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	cdb.SetMaxOpenConns(1)
 	if err := rdb.PingContext(ctx); err != nil {
 		wdb.Close()
 		rdb.Close()
@@ -135,6 +149,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	s := &Store{
 		wdb:    wdb,
 		rdb:    rdb,
+		cdb:    cdb,
+		cpStop: make(chan struct{}),
+		cpDone: make(chan struct{}),
 		sealer: opts.Sealer,
 		now:    opts.Now,
 		ops:    make(chan *writeOp, maxBatchOps),
@@ -147,6 +164,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	go s.writer()
+	go s.checkpointer()
 	return s, nil
 }
 
@@ -185,8 +203,42 @@ func (s *Store) Close() error {
 	close(s.ops)
 	s.mu.Unlock()
 	<-s.done
+	close(s.cpStop)
+	<-s.cpDone
 	s.stmts.close()
-	return errors.Join(s.rdb.Close(), s.wdb.Close())
+	// A final checkpoint folds the WAL into the database file.
+	_, cerr := s.cdb.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+	return errors.Join(cerr, s.cdb.Close(), s.rdb.Close(), s.wdb.Close())
+}
+
+// checkpointInterval is how often the checkpointer copies committed WAL
+// frames into the database file.
+const checkpointInterval = 250 * time.Millisecond
+
+// checkpointer runs passive WAL checkpoints beside the writer (the writer's
+// own automatic checkpoints are off), so commits never wait for one. After a
+// complete checkpoint SQLite starts the WAL over from its beginning, which
+// keeps the file from growing.
+func (s *Store) checkpointer() {
+	defer close(s.cpDone)
+	t := time.NewTicker(checkpointInterval)
+	defer t.Stop()
+	last := int64(-1)
+	for {
+		select {
+		case <-s.cpStop:
+			return
+		case <-t.C:
+		}
+		if n := s.commits.Load(); n == last {
+			continue // nothing new to copy
+		} else {
+			last = n
+		}
+		if _, err := s.cdb.Exec("PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
+			continue // busy or closing: the next tick tries again
+		}
+	}
 }
 
 // Ping checks that both the read pool and the writer answer.
