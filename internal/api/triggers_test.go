@@ -42,7 +42,9 @@ func (e *env) keyID(secret string) string {
 	return k.ID
 }
 
-func TestTriggerCreateDefaults(t *testing.T) {
+func TestTriggerCreateDefaults(t *testing.T) { onBackends(t, testTriggerCreateDefaults) }
+
+func testTriggerCreateDefaults(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	j := e.job(e.writer, "deploy", nil)
@@ -127,7 +129,9 @@ func equalJSON(got, want any) bool {
 	return got == want
 }
 
-func TestTriggerSecrets(t *testing.T) {
+func TestTriggerSecrets(t *testing.T) { onBackends(t, testTriggerSecrets) }
+
+func testTriggerSecrets(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	j := e.job(e.writer, "deploy", nil)
@@ -191,7 +195,9 @@ func TestTriggerSecrets(t *testing.T) {
 	e.noLeak(t, leaks, answers...)
 }
 
-func TestTriggerCreateErrors(t *testing.T) {
+func TestTriggerCreateErrors(t *testing.T) { onBackends(t, testTriggerCreateErrors) }
+
+func testTriggerCreateErrors(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	j := e.job(e.writer, "deploy", nil)["id"]
@@ -212,7 +218,7 @@ func TestTriggerCreateErrors(t *testing.T) {
 		{"wait 0", map[string]any{"wait_seconds": 0}, "wait_seconds"},
 		{"wait 301", map[string]any{"wait_seconds": 301}, "wait_seconds"},
 		{"rate 0", map[string]any{"rate_limit_per_minute": 0}, "rate_limit_per_minute"},
-		{"rate big", map[string]any{"rate_limit_per_minute": 100001}, "rate_limit_per_minute"},
+		{"rate big", map[string]any{"rate_limit_per_minute": 100_000_001}, "rate_limit_per_minute"},
 		{"cooldown negative", map[string]any{"cooldown_seconds": -1}, "cooldown_seconds"},
 		{"cooldown big", map[string]any{"cooldown_seconds": 86401}, "cooldown_seconds"},
 		{"cooldown mode", map[string]any{"cooldown_mode": "later"}, "cooldown_mode"},
@@ -242,7 +248,9 @@ func TestTriggerCreateErrors(t *testing.T) {
 	})
 }
 
-func TestTriggerListFilters(t *testing.T) {
+func TestTriggerListFilters(t *testing.T) { onBackends(t, testTriggerListFilters) }
+
+func testTriggerListFilters(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	j1 := e.job(e.writer, "one", nil)["id"].(string)
@@ -275,7 +283,9 @@ func TestTriggerListFilters(t *testing.T) {
 	e.do("GET", "/v1/triggers?limit=101", e.read, nil).wantProblem(t, 400, "limit")
 }
 
-func TestTriggerUpdate(t *testing.T) {
+func TestTriggerUpdate(t *testing.T) { onBackends(t, testTriggerUpdate) }
+
+func testTriggerUpdate(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
@@ -326,7 +336,9 @@ func TestTriggerUpdate(t *testing.T) {
 	e.noLeak(t, []string{tok, created["secret"].(string)})
 }
 
-func TestTriggerRotateToken(t *testing.T) {
+func TestTriggerRotateToken(t *testing.T) { onBackends(t, testTriggerRotateToken) }
+
+func testTriggerRotateToken(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
@@ -384,7 +396,9 @@ func TestTriggerRotateToken(t *testing.T) {
 	e.noLeak(t, []string{old, tok, next})
 }
 
-func TestTriggerRotateSecret(t *testing.T) {
+func TestTriggerRotateSecret(t *testing.T) { onBackends(t, testTriggerRotateSecret) }
+
+func testTriggerRotateSecret(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
@@ -434,7 +448,9 @@ func TestTriggerRotateSecret(t *testing.T) {
 	e.noLeak(t, []string{first, second, third, sec}, g)
 }
 
-func TestTriggerCalls(t *testing.T) {
+func TestTriggerCalls(t *testing.T) { onBackends(t, testTriggerCalls) }
+
+func testTriggerCalls(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	j := e.job(e.writer, "one", nil)["id"]
@@ -479,7 +495,9 @@ func TestTriggerCalls(t *testing.T) {
 
 // TestInboundMount: the trigger endpoints reach Config.Inbound for every
 // method without an API key, and are absent without it.
-func TestInboundMount(t *testing.T) {
+func TestInboundMount(t *testing.T) { onBackends(t, testInboundMount) }
+
+func testInboundMount(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	j := e.job(e.writer, "one", nil)["id"]
@@ -505,7 +523,9 @@ func TestInboundMount(t *testing.T) {
 // plainStore hides the InboundStore methods of a store.
 type plainStore struct{ hookd.Store }
 
-func TestStoreWithoutInbound(t *testing.T) {
+func TestStoreWithoutInbound(t *testing.T) { onBackends(t, testStoreWithoutInbound) }
+
+func testStoreWithoutInbound(t *testing.T) {
 	t.Parallel()
 	var st hookd.Store
 	e := newEnv(t, func(c *Config) { st = c.Store; c.Store = plainStore{c.Store} })
