@@ -151,7 +151,10 @@ func (s *Server) logAccess(r *http.Request, rw *responseWriter, id string, start
 	switch {
 	case status >= 500:
 		level = slog.LevelError
-	case status >= 400:
+	case status >= 400 && !isTriggerPath(r.URL.Path):
+		// Refused trigger calls are answered by the call log and the
+		// hookd_inbound_calls_total metric; logging each would turn a flood
+		// of bad calls into a flood of log lines.
 		level = slog.LevelWarn
 	}
 	ctx := r.Context()
@@ -167,6 +170,11 @@ func (s *Server) logAccess(r *http.Request, rw *responseWriter, id string, start
 		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 		slog.String("key_id", rw.keyID),
 		slog.String("remote", r.RemoteAddr))
+}
+
+// isTriggerPath reports whether p is one of the inbound trigger endpoints.
+func isTriggerPath(p string) bool {
+	return strings.HasPrefix(p, "/hooks/") || p == "/v1/webhook/trigger"
 }
 
 // logPath is the path as logged: the token of an inbound trigger URL
