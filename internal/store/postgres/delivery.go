@@ -162,5 +162,8 @@ func (s *Store) DeliveryRetry(ctx context.Context, workspaceID, id string, now t
 		}
 		return nil, fmt.Errorf("postgres: delivery retry: %w", err)
 	}
+	if d.Status == hookd.DeliveryPending {
+		s.wake(hookd.WakeDeliveries)
+	}
 	return d, nil
 }

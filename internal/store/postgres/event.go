@@ -35,6 +35,17 @@ const copyThreshold = 512
 // deactivated in between may still get this event's delivery, unheld; the
 // delivery engine's per-attempt webhook read sees it inactive.
 func (s *Store) EventPublish(ctx context.Context, p hookd.PublishParams) (*hookd.Event, bool, error) {
+	evt, existing, err := s.publish(ctx, s.pool, p)
+	if err == nil && !existing && len(evt.DeliveryIDs) > 0 {
+		s.wake(hookd.WakeDeliveries)
+	}
+	return evt, existing, err
+}
+
+// publish is EventPublish on q: the pool (each step its own transaction, as
+// described above) or a transaction of the caller (ExecutionFinish publishes
+// the outcome event inside its own).
+func (s *Store) publish(ctx context.Context, q dbtx, p hookd.PublishParams) (*hookd.Event, bool, error) {
 	now := trunc(p.Now)
 	if p.Now.IsZero() {
 		now = trunc(s.now())
@@ -53,13 +64,13 @@ func (s *Store) EventPublish(ctx context.Context, p hookd.PublishParams) (*hookd
 		Timestamp:      now,
 	}
 	if p.IdempotencyKey != "" {
-		if e, err := s.eventByKey(ctx, p.WorkspaceID, p.IdempotencyKey); err == nil {
+		if e, err := s.eventByKey(ctx, q, p.WorkspaceID, p.IdempotencyKey); err == nil {
 			return e, true, nil
 		} else if !errors.Is(err, pgx.ErrNoRows) {
 			return nil, false, fmt.Errorf("postgres: event publish: %w", err)
 		}
 	}
-	hooks, err := s.activeWebhooks(ctx, p.WorkspaceID)
+	hooks, err := activeWebhooks(ctx, q, p.WorkspaceID)
 	if err != nil {
 		return nil, false, fmt.Errorf("postgres: event publish: %w", err)
 	}
@@ -84,9 +95,9 @@ func (s *Store) EventPublish(ctx context.Context, p hookd.PublishParams) (*hookd
 
 	var inserted bool
 	if len(matched) < copyThreshold {
-		inserted, err = s.insertEventSmall(ctx, evt, matched)
+		inserted, err = insertEventSmall(ctx, q, evt, matched)
 	} else {
-		inserted, err = s.insertEventCopy(ctx, evt, matched)
+		inserted, err = insertEventCopy(ctx, q, evt, matched)
 	}
 	if err != nil {
 		if c := pgCode(err); c == codeInvalidText || c == codeInvalidJSON || c == codeUntranslatable {
@@ -99,7 +110,7 @@ func (s *Store) EventPublish(ctx context.Context, p hookd.PublishParams) (*hookd
 	}
 	// The key was taken by a publish that committed meanwhile (ON CONFLICT
 	// waited for it): that event is the answer.
-	e, err := s.eventByKey(ctx, p.WorkspaceID, p.IdempotencyKey)
+	e, err := s.eventByKey(ctx, q, p.WorkspaceID, p.IdempotencyKey)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, false, hookd.Errorf(hookd.EConflict, "idempotency key already used")
 	}
@@ -117,9 +128,9 @@ const insertEventSQL = `INSERT INTO events (id, workspace_id, type, data, owner_
 // insertEventSmall inserts the event and its deliveries in one statement
 // (data-modifying CTEs: one implicit transaction, one round trip). The
 // deliveries are inserted only when the event was.
-func (s *Store) insertEventSmall(ctx context.Context, evt *hookd.Event, hooks []string) (bool, error) {
+func insertEventSmall(ctx context.Context, q dbtx, evt *hookd.Event, hooks []string) (bool, error) {
 	var n int
-	err := s.pool.QueryRow(ctx, `WITH e AS (`+insertEventSQL+`),
+	err := q.QueryRow(ctx, `WITH e AS (`+insertEventSQL+`),
 		d AS (INSERT INTO deliveries (id, workspace_id, webhook_id, event_id, event_type, status, next_attempt_at, created, updated)
 			SELECT u.id, $2, u.wh, e.id, $3, 'pending', $7, $7, $7 FROM e, unnest($8::text[], $9::text[]) AS u (id, wh))
 		SELECT count(*) FROM e`,
@@ -129,10 +140,10 @@ func (s *Store) insertEventSmall(ctx context.Context, evt *hookd.Event, hooks []
 }
 
 // insertEventCopy inserts the event, then COPYs its deliveries, in one
-// transaction.
-func (s *Store) insertEventCopy(ctx context.Context, evt *hookd.Event, hooks []string) (bool, error) {
+// transaction (a savepoint when q is one).
+func insertEventCopy(ctx context.Context, q dbtx, evt *hookd.Event, hooks []string) (bool, error) {
 	inserted := false
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, q, func(tx pgx.Tx) error {
 		var id string
 		err := tx.QueryRow(ctx, insertEventSQL, evt.ID, evt.WorkspaceID, evt.Type, []byte(evt.Data), evt.OwnerID,
 			evt.IdempotencyKey, evt.Timestamp).Scan(&id)
@@ -155,8 +166,8 @@ func (s *Store) insertEventCopy(ctx context.Context, evt *hookd.Event, hooks []s
 }
 
 // activeWebhooks reads what fan-out needs of a workspace's active webhooks.
-func (s *Store) activeWebhooks(ctx context.Context, workspaceID string) ([]hookd.Webhook, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT id, events, filters, owner_id FROM webhooks
+func activeWebhooks(ctx context.Context, q dbtx, workspaceID string) ([]hookd.Webhook, error) {
+	rows, _ := q.Query(ctx, `SELECT id, events, filters, owner_id FROM webhooks
 		WHERE workspace_id = $1 AND active ORDER BY created, id`, workspaceID)
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (hookd.Webhook, error) {
 		wh := hookd.Webhook{WorkspaceID: workspaceID, Active: true}
@@ -190,13 +201,13 @@ func scanEvent(sc pgx.Row) (*hookd.Event, error) {
 
 // eventByKey reads the event of an idempotency key with its delivery ids, in
 // one round trip; pgx.ErrNoRows when there is none.
-func (s *Store) eventByKey(ctx context.Context, workspaceID, key string) (*hookd.Event, error) {
-	return s.eventWhere(ctx, `workspace_id = $1 AND idempotency_key = $2 AND idempotency_key <> ''`, workspaceID, key)
+func (s *Store) eventByKey(ctx context.Context, q dbtx, workspaceID, key string) (*hookd.Event, error) {
+	return s.eventWhere(ctx, q, `workspace_id = $1 AND idempotency_key = $2 AND idempotency_key <> ''`, workspaceID, key)
 }
 
 // eventWhere reads one event (where has $1 = workspace id, $2 = the other
 // key) and its delivery ids in one batch.
-func (s *Store) eventWhere(ctx context.Context, where, workspaceID, v string) (*hookd.Event, error) {
+func (s *Store) eventWhere(ctx context.Context, q dbtx, where, workspaceID, v string) (*hookd.Event, error) {
 	b := &pgx.Batch{}
 	var e *hookd.Event
 	b.Queue(`SELECT `+eventCols+` FROM events WHERE `+where, workspaceID, v).QueryRow(func(r pgx.Row) error {
@@ -211,7 +222,7 @@ func (s *Store) eventWhere(ctx context.Context, where, workspaceID, v string) (*
 		ids, err = pgx.AppendRows(ids, rows, pgx.RowTo[string])
 		return err
 	})
-	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+	if err := q.SendBatch(ctx, b).Close(); err != nil {
 		return nil, err
 	}
 	e.DeliveryIDs = ids
@@ -221,7 +232,7 @@ func (s *Store) eventWhere(ctx context.Context, where, workspaceID, v string) (*
 // EventGet reads one event of the workspace with its delivery ids (in
 // fan-out order); ENotFound when absent or of another workspace.
 func (s *Store) EventGet(ctx context.Context, workspaceID, id string) (*hookd.Event, error) {
-	e, err := s.eventWhere(ctx, `workspace_id = $1 AND id = $2`, workspaceID, id)
+	e, err := s.eventWhere(ctx, s.pool, `workspace_id = $1 AND id = $2`, workspaceID, id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, hookd.Errorf(hookd.ENotFound, "event not found")
 	}

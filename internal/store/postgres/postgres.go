@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -48,8 +49,13 @@ type Options struct {
 // any number of Stores (nodes) may share one database.
 type Store struct {
 	pool   *pgxpool.Pool
+	cfg    *pgx.ConnConfig // for Listen's dedicated connections
 	sealer hookd.Sealer
 	now    func() time.Time
+
+	notify notifier // pg_notify of committed work, see wake.go
+
+	lastSweep atomic.Int64 // unix seconds of the last rate bucket cleanup
 }
 
 var _ hookd.Store = (*Store)(nil)
@@ -93,7 +99,9 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	return &Store{pool: pool, sealer: opts.Sealer, now: opts.Now}, nil
+	s := &Store{pool: pool, cfg: cfg.ConnConfig, sealer: opts.Sealer, now: opts.Now}
+	s.notify.start(pool)
+	return s, nil
 }
 
 // migrate applies the embedded migrations through goose's Provider on a
@@ -123,6 +131,7 @@ func migrate(ctx context.Context, cc *pgx.ConnConfig) error {
 
 // Close closes the pool, waiting for connections in use to be returned.
 func (s *Store) Close() error {
+	s.notify.stop()
 	s.pool.Close()
 	return nil
 }
@@ -138,6 +147,16 @@ func (s *Store) Ping(ctx context.Context) error {
 // tx runs fn in a transaction (READ COMMITTED), committing when it returns nil.
 func (s *Store) tx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, s.pool, fn)
+}
+
+// dbtx is what both the pool and a transaction offer.
+type dbtx interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+	CopyFrom(ctx context.Context, table pgx.Identifier, cols []string, src pgx.CopyFromSource) (int64, error)
+	Begin(ctx context.Context) (pgx.Tx, error)
 }
 
 // trunc returns t in UTC truncated to the microsecond: what a round trip

@@ -118,6 +118,14 @@ func TestStore(t *testing.T) {
 	})
 }
 
+func TestInbound(t *testing.T) {
+	adminDSN(t)
+	t.Parallel()
+	storetest.RunInbound(t, func(t *testing.T) storetest.InboundStore {
+		return open(t, freshDB(t), postgres.Options{Now: func() time.Time { return time.Now().Add(-time.Hour) }})
+	})
+}
+
 func TestErrNoSealer(t *testing.T) {
 	t.Parallel()
 	if _, err := postgres.Open(context.Background(), "postgres://localhost/x", postgres.Options{}); err == nil {

@@ -500,8 +500,12 @@ func (s *Store) DeliveriesRelease(ctx context.Context, ids []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	if _, err := s.pool.Exec(ctx, requeueSQL+`d.id = ANY($2)`+requeueTailSQL, trunc(s.now()), ids); err != nil {
+	tag, err := s.pool.Exec(ctx, requeueSQL+`d.id = ANY($2)`+requeueTailSQL, trunc(s.now()), ids)
+	if err != nil {
 		return fmt.Errorf("postgres: deliveries release: %w", err)
+	}
+	if tag.RowsAffected() > 0 {
+		s.wake(hookd.WakeDeliveries)
 	}
 	return nil
 }
@@ -513,6 +517,9 @@ func (s *Store) DeliveriesReap(ctx context.Context, now time.Time) (int, error) 
 	tag, err := s.pool.Exec(ctx, requeueSQL+`d.lease_until < $1`+requeueTailSQL, trunc(now))
 	if err != nil {
 		return 0, fmt.Errorf("postgres: deliveries reap: %w", err)
+	}
+	if tag.RowsAffected() > 0 {
+		s.wake(hookd.WakeDeliveries)
 	}
 	return int(tag.RowsAffected()), nil
 }

@@ -188,7 +188,7 @@ func (s *Store) WebhookUpdate(ctx context.Context, wh *hookd.Webhook) error {
 		return fmt.Errorf("postgres: webhook update: %w", err)
 	}
 	now := trunc(s.now())
-	found := false
+	found, released := false, false
 	var created, updated time.Time
 	err = s.tx(ctx, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `UPDATE webhooks SET url = $1, events = $2, filters = $3, owner_id = $4, description = $5,
@@ -205,9 +205,10 @@ func (s *Store) WebhookUpdate(ctx context.Context, wh *hookd.Webhook) error {
 			return err
 		}
 		found = true
-		_, err = tx.Exec(ctx, `UPDATE deliveries SET paused = $1, updated = $2
+		tag, err := tx.Exec(ctx, `UPDATE deliveries SET paused = $1, updated = $2
 			WHERE workspace_id = $3 AND webhook_id = $4 AND status = 'pending' AND paused = $5`,
 			!wh.Active, now, wh.WorkspaceID, wh.ID, wh.Active)
+		released = wh.Active && tag.RowsAffected() > 0
 		return err
 	})
 	if err != nil {
@@ -215,6 +216,9 @@ func (s *Store) WebhookUpdate(ctx context.Context, wh *hookd.Webhook) error {
 	}
 	if !found {
 		return hookd.Errorf(hookd.ENotFound, "webhook not found")
+	}
+	if released {
+		s.wake(hookd.WakeDeliveries)
 	}
 	wh.CreatedAt = created
 	wh.UpdatedAt = updated
