@@ -190,10 +190,14 @@ func (e *Engine) Run(ctx context.Context) error {
 	defer reap.Stop()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	var lastShort time.Time // when a claim last found less than it could take
 	for {
 		full, err := e.claimOnce(ctx)
 		if err != nil && ctx.Err() == nil {
 			e.log.Error("claim executions", "err", err)
+		}
+		if !full {
+			lastShort = time.Now()
 		}
 		if ctx.Err() != nil {
 			break
@@ -216,6 +220,19 @@ func (e *Engine) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 		case <-e.wake:
+			// New work was queued. Right after a claim that found nothing
+			// more to start (its jobs at their concurrency), wait a moment
+			// so a burst of calls makes one claim, not one each — unless a
+			// run finishes meanwhile, which frees a slot.
+			if d := wakeDebounce - time.Since(lastShort); d > 0 {
+				t := time.NewTimer(d)
+				select {
+				case <-t.C:
+				case <-e.freed:
+				case <-ctx.Done():
+				}
+				t.Stop()
+			}
 		case <-e.freed:
 		case <-timer.C:
 		case <-reap.C:
@@ -248,6 +265,12 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	return nil
 }
+
+// wakeDebounce bounds how often queued work alone (no finished run) makes the
+// engine claim again after a claim that could not start everything: claims
+// scan the queue, and a flood of trigger calls to a busy job would otherwise
+// make one claim per call.
+const wakeDebounce = 20 * time.Millisecond
 
 // claimOnce claims as many startable executions as there are free workers
 // and starts them; full reports that the claim was limited by the free
