@@ -39,7 +39,7 @@ outbound)
   ;;
 inbound)
   start
-  job=$(api POST /v1/jobs '{"name":"bench","kind":"event","config":{"type":"bench.inbound"}}' | json "['id']")
+  job=$(api POST /v1/jobs '{"name":"bench","kind":"event","concurrency":32,"config":{"type":"bench.inbound"}}' | json "['id']")
   tok=$(api POST /v1/triggers "{\"job_id\":\"$job\",\"rate_limit_per_minute\":100000000}" | json "['token']")
   hm=$(api POST /v1/triggers "{\"job_id\":\"$job\",\"rate_limit_per_minute\":100000000,\"generate_secret\":true}")
   cd "$work/bench"
