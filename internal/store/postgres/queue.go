@@ -18,13 +18,13 @@ import (
 // MATERIALIZED CTE makes PostgreSQL lock exactly the rows the LIMIT admits
 // (DESIGN §7; the IN (SELECT … SKIP LOCKED) form over-claims).
 const claimScanSQL = `WITH next AS MATERIALIZED (
-		SELECT id, webhook_id, next_attempt_at FROM deliveries
+		SELECT id, webhook_id, next_attempt_at, workspace_id FROM deliveries
 		WHERE status = 'pending' AND NOT paused AND next_attempt_at <= $1
 		  AND (next_attempt_at, id) > ($2, $3)
 		ORDER BY next_attempt_at, id
 		LIMIT $4
 		FOR UPDATE SKIP LOCKED)
-	SELECT id, webhook_id, next_attempt_at FROM next ORDER BY next_attempt_at, id`
+	SELECT id, webhook_id, next_attempt_at, workspace_id FROM next ORDER BY next_attempt_at, id`
 
 // claimFallbackSQL finds the oldest due rows of each listed webhook (ids $1,
 // workspaces $2, at most $3 rows each), one probe of deliveries_state per
@@ -60,6 +60,68 @@ type candidate struct {
 	id        string
 	webhookID string
 	due       time.Time
+	ws        string
+}
+
+// webhookLockClass is the first key of the transaction-scoped advisory locks
+// a claim with MaxPerWebhook takes per webhook (the second is the hash of
+// the webhook's id): "hkdw".
+const webhookLockClass = 0x686b6477
+
+// capWebhooks bounds the room of each listed webhook not met before in this
+// claim by max minus its deliveries in processing in the database (every
+// node's). To count without racing another node's claim of the same webhook,
+// it first takes the webhook's advisory lock for the rest of the
+// transaction, without waiting: a webhook another node is claiming right now
+// gets no room in this claim (that node fills it). The count is a second
+// statement of the same pipeline, so its snapshot sees every claim committed
+// before the lock was granted.
+func capWebhooks(ctx context.Context, tx pgx.Tx, maxPer int, ids, ws []string, roomFor func(string) int, room map[string]int) error {
+	var newIDs, newWS []string
+	for i, id := range ids {
+		// roomFor records the webhook in room: later rows of it are seen.
+		if _, seen := room[id]; !seen && roomFor(id) > 0 {
+			newIDs, newWS = append(newIDs, id), append(newWS, ws[i])
+		}
+	}
+	if len(newIDs) == 0 {
+		return nil
+	}
+	locked := make(map[string]bool, len(newIDs))
+	busy := map[string]int{}
+	b := &pgx.Batch{}
+	b.Queue(`SELECT w.id, pg_try_advisory_xact_lock($2, hashtext(w.id)) FROM unnest($1::text[]) AS w (id)`,
+		newIDs, int32(webhookLockClass)).Query(func(rows pgx.Rows) error {
+		var id string
+		var ok bool
+		_, err := pgx.ForEachRow(rows, []any{&id, &ok}, func() error {
+			locked[id] = ok
+			return nil
+		})
+		return err
+	})
+	b.Queue(`SELECT d.webhook_id, count(*) FROM unnest($1::text[], $2::text[]) AS w (id, ws)
+		JOIN deliveries d ON d.workspace_id = w.ws AND d.webhook_id = w.id AND d.status = 'processing'
+		GROUP BY d.webhook_id`, newIDs, newWS).Query(func(rows pgx.Rows) error {
+		var id string
+		var n int
+		_, err := pgx.ForEachRow(rows, []any{&id, &n}, func() error {
+			busy[id] = n
+			return nil
+		})
+		return err
+	})
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return err
+	}
+	for _, id := range newIDs {
+		if !locked[id] {
+			room[id] = 0
+		} else {
+			room[id] = max(min(room[id], maxPer-busy[id]), 0)
+		}
+	}
+	return nil
 }
 
 // DeliveriesClaim marks up to p.Limit due pending deliveries of active
@@ -130,16 +192,10 @@ func (s *Store) DeliveriesClaim(ctx context.Context, p hookd.ClaimParams) ([]hoo
 			} else {
 				rows, _ = tx.Query(ctx, claimScanSQL, now, after.due, after.id, page)
 			}
-			n := 0
+			var rowsOf []candidate
 			var c candidate
-			_, err := pgx.ForEachRow(rows, []any{&c.id, &c.webhookID, &c.due}, func() error {
-				n++
-				after = c
-				if len(chosen) < p.Limit && roomFor(c.webhookID) > 0 {
-					room[c.webhookID]--
-					taken[c.webhookID]++
-					chosen = append(chosen, c)
-				}
+			_, err := pgx.ForEachRow(rows, []any{&c.id, &c.webhookID, &c.due, &c.ws}, func() error {
+				rowsOf = append(rowsOf, c)
 				return nil
 			})
 			if br != nil {
@@ -151,6 +207,24 @@ func (s *Store) DeliveriesClaim(ctx context.Context, p hookd.ClaimParams) ([]hoo
 			if err != nil {
 				return err
 			}
+			if p.MaxPerWebhook > 0 {
+				ids, ws := make([]string, len(rowsOf)), make([]string, len(rowsOf))
+				for i, c := range rowsOf {
+					ids[i], ws[i] = c.webhookID, c.ws
+				}
+				if err := capWebhooks(ctx, tx, p.MaxPerWebhook, ids, ws, roomFor, room); err != nil {
+					return err
+				}
+			}
+			n := len(rowsOf)
+			for _, c := range rowsOf {
+				after = c
+				if len(chosen) < p.Limit && roomFor(c.webhookID) > 0 {
+					room[c.webhookID]--
+					taken[c.webhookID]++
+					chosen = append(chosen, c)
+				}
+			}
 			scanned += n
 			if n < page {
 				exhausted = true
@@ -159,7 +233,7 @@ func (s *Store) DeliveriesClaim(ctx context.Context, p hookd.ClaimParams) ([]hoo
 			page = min(max(p.Limit*4, claimPageMin), claimPageMax)
 		}
 		if !exhausted && len(chosen) < p.Limit {
-			more, err := s.claimFallback(ctx, tx, now, p.Limit-len(chosen), roomFor, room, taken, chosen)
+			more, err := s.claimFallback(ctx, tx, now, p.Limit-len(chosen), p.MaxPerWebhook, roomFor, room, taken, chosen)
 			if err != nil {
 				return err
 			}
@@ -223,23 +297,34 @@ func (s *Store) DeliveriesClaim(ctx context.Context, p hookd.ClaimParams) ([]hoo
 // oldest first. Rows the scan already chose are locked by this transaction
 // (SKIP LOCKED does not skip its own locks), so each probe asks for that many
 // more and skips them.
-func (s *Store) claimFallback(ctx context.Context, tx pgx.Tx, now time.Time, want int, roomFor func(string) int,
+func (s *Store) claimFallback(ctx context.Context, tx pgx.Tx, now time.Time, want, maxPer int, roomFor func(string) int,
 	room, taken map[string]int, chosen []candidate) ([]candidate, error) {
 	rows, _ := tx.Query(ctx, `SELECT id, workspace_id FROM webhooks WHERE active`)
+	var allIDs, allWS []string
+	var id, ws string
+	if _, err := pgx.ForEachRow(rows, []any{&id, &ws}, func() error {
+		allIDs, allWS = append(allIDs, id), append(allWS, ws)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	if maxPer > 0 {
+		if err := capWebhooks(ctx, tx, maxPer, allIDs, allWS, roomFor, room); err != nil {
+			return nil, err
+		}
+	}
 	var hookIDs, hookWS []string
 	var lims []int32
-	var id, ws string
-	_, err := pgx.ForEachRow(rows, []any{&id, &ws}, func() error {
+	for i, id := range allIDs {
 		n := min(roomFor(id), want)
 		if n > 0 {
 			hookIDs = append(hookIDs, id)
-			hookWS = append(hookWS, ws)
+			hookWS = append(hookWS, allWS[i])
 			lims = append(lims, int32(n+taken[id]))
 		}
-		return nil
-	})
-	if err != nil || len(hookIDs) == 0 {
-		return nil, err
+	}
+	if len(hookIDs) == 0 {
+		return nil, nil
 	}
 	seen := make(map[string]bool, len(chosen))
 	for _, c := range chosen {
@@ -248,7 +333,7 @@ func (s *Store) claimFallback(ctx context.Context, tx pgx.Tx, now time.Time, wan
 	rows, _ = tx.Query(ctx, claimFallbackSQL, hookIDs, hookWS, lims, now)
 	var cands []candidate
 	var c candidate
-	_, err = pgx.ForEachRow(rows, []any{&c.id, &c.webhookID, &c.due}, func() error {
+	_, err := pgx.ForEachRow(rows, []any{&c.id, &c.webhookID, &c.due}, func() error {
 		if !seen[c.id] {
 			cands = append(cands, c)
 		}
