@@ -106,7 +106,9 @@ type Engine struct {
 
 	mu       sync.Mutex
 	inflight int
-	waiters  map[string]*waiter
+	// finishedSince counts runs finished since the last claim.
+	finishedSince int
+	waiters       map[string]*waiter
 
 	runs sync.WaitGroup
 	// runCtx is the context of every run: detached from any request, canceled
@@ -191,8 +193,11 @@ func (e *Engine) Run(ctx context.Context) error {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	var lastShort time.Time // when a claim last found less than it could take
+	onlyFreed := false      // woken only because runs finished
+	prevShort := false      // the previous claim took less than it asked for
 	for {
-		full, err := e.claimOnce(ctx)
+		full, err := e.claimOnce(ctx, onlyFreed && prevShort)
+		prevShort = err == nil && !full
 		if err != nil && ctx.Err() == nil {
 			e.log.Error("claim executions", "err", err)
 		}
@@ -217,6 +222,7 @@ func (e *Engine) Run(ctx context.Context) error {
 			}
 		}
 		timer.Reset(wait)
+		onlyFreed = false
 		select {
 		case <-ctx.Done():
 		case <-e.wake:
@@ -234,6 +240,7 @@ func (e *Engine) Run(ctx context.Context) error {
 				t.Stop()
 			}
 		case <-e.freed:
+			onlyFreed = true
 		case <-timer.C:
 		case <-reap.C:
 			if err := e.interrupt(ctx, e.cfg.Now()); err != nil && ctx.Err() == nil {
@@ -275,15 +282,28 @@ const wakeDebounce = 20 * time.Millisecond
 // claimOnce claims as many startable executions as there are free workers
 // and starts them; full reports that the claim was limited by the free
 // workers, not by what was startable.
-func (e *Engine) claimOnce(ctx context.Context) (full bool, err error) {
+//
+// afterShort says the previous claim could not take all it asked for and only
+// runs finished since: then only their jobs can start more, at most as many
+// as finished, and the claim asks for no more (its cost grows with its limit).
+func (e *Engine) claimOnce(ctx context.Context, afterShort bool) (full bool, err error) {
 	e.mu.Lock()
 	free := e.cfg.Workers - e.inflight
+	finished := e.finishedSince
+	e.finishedSince = 0
 	e.mu.Unlock()
 	if free <= 0 {
 		return false, nil
 	}
+	limit := free
+	if afterShort {
+		if finished == 0 {
+			return false, nil
+		}
+		limit = min(limit, finished)
+	}
 	claimed, err := e.store.ExecutionsClaim(ctx, hookd.ExecClaimParams{
-		Now: e.cfg.Now(), Limit: free, Lease: e.cfg.Lease, Owner: e.cfg.Node,
+		Now: e.cfg.Now(), Limit: limit, Lease: e.cfg.Lease, Owner: e.cfg.Node,
 	})
 	if err != nil {
 		return false, err
@@ -296,7 +316,7 @@ func (e *Engine) claimOnce(ctx context.Context) (full bool, err error) {
 		e.runs.Add(1)
 		go e.execute(c)
 	}
-	return len(claimed) == free, nil
+	return len(claimed) == limit, nil
 }
 
 // release frees a worker and wakes the claim loop: the finished run may
@@ -304,6 +324,7 @@ func (e *Engine) claimOnce(ctx context.Context) (full bool, err error) {
 func (e *Engine) release() {
 	e.mu.Lock()
 	e.inflight--
+	e.finishedSince++
 	e.mu.Unlock()
 	select {
 	case e.freed <- struct{}{}:

@@ -230,6 +230,7 @@ func (s *Store) ExecutionsClaim(ctx context.Context, p hookd.ExecClaimParams) ([
 			if err := rows.Err(); err != nil {
 				return err
 			}
+			picked := 0
 			for _, c := range page {
 				after = c
 				js, err := s.claimJobState(tx, jobs, c.wsID, c.job, p.Lease, now)
@@ -238,6 +239,7 @@ func (s *Store) ExecutionsClaim(ctx context.Context, p hookd.ExecClaimParams) ([
 				}
 				if js.room > 0 {
 					js.room--
+					picked++
 					chosen = append(chosen, c)
 					if len(chosen) == p.Limit {
 						break
@@ -247,6 +249,11 @@ func (s *Store) ExecutionsClaim(ctx context.Context, p hookd.ExecClaimParams) ([
 			scanned += len(page)
 			if len(page) < execClaimPage {
 				exhausted = true
+				break
+			}
+			if picked == 0 {
+				// A whole page of runs whose jobs are at their concurrency:
+				// the per-job probes of the fallback are cheaper than reading on.
 				break
 			}
 		}
