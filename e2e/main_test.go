@@ -45,14 +45,15 @@ func TestMain(m *testing.M) {
 
 // server is one running hookd process.
 type server struct {
-	t       *testing.T
-	cmd     *exec.Cmd
-	URL     string
-	Key     string
-	DataDir string
-	args    []string
-	logs    *syncBuffer
-	exited  chan struct{}
+	t        *testing.T
+	cmd      *exec.Cmd
+	URL      string
+	Key      string
+	DataDir  string
+	Database string // the --database DSN; "" on SQLite
+	args     []string
+	logs     *syncBuffer
+	exited   chan struct{}
 }
 
 type syncBuffer struct {
@@ -82,7 +83,10 @@ func freePort(t *testing.T) string {
 	return addr
 }
 
-// start runs `hookd serve` on dataDir ("" = a new one) and waits until it is ready.
+// start runs `hookd serve` on dataDir ("" = a new one) and waits until it is
+// ready. Inside the "postgres" subtest of onBackends it runs on PostgreSQL
+// (--database): a fresh database for a new data directory, the same database
+// again for a data directory started before (a restart).
 func start(t *testing.T, dataDir string, extra ...string) *server {
 	t.Helper()
 	return startEnv(t, dataDir, nil, extra...)
@@ -94,10 +98,25 @@ func startEnv(t *testing.T, dataDir string, env []string, extra ...string) *serv
 	if dataDir == "" {
 		dataDir = t.TempDir()
 	}
+	database := ""
+	for i, a := range extra {
+		if a == "--database" && i+1 < len(extra) {
+			database = extra[i+1]
+		}
+	}
+	if database == "" && backendOf(t) == backendPostgres {
+		if dsn, ok := databases.Load(dataDir); ok {
+			database = dsn.(string)
+		} else {
+			database = freshDatabase(t)
+			databases.Store(dataDir, database)
+		}
+		extra = append([]string{"--database", database}, extra...)
+	}
 	addr := freePort(t)
 	args := append([]string{"serve", "--listen", addr, "--data-dir", dataDir}, baseArgs...)
 	args = append(args, extra...)
-	s := &server{t: t, URL: "http://" + addr, DataDir: dataDir, args: args, logs: &syncBuffer{}, exited: make(chan struct{})}
+	s := &server{t: t, URL: "http://" + addr, DataDir: dataDir, Database: database, args: args, logs: &syncBuffer{}, exited: make(chan struct{})}
 	s.cmd = exec.Command(binary, args...)
 	s.cmd.Stdout = s.logs
 	s.cmd.Stderr = s.logs

@@ -17,7 +17,9 @@ import (
 	"github.com/hookd/hookd/signature"
 )
 
-func TestOutboundEndToEnd(t *testing.T) {
+func TestOutboundEndToEnd(t *testing.T) { onBackends(t, testOutboundEndToEnd) }
+
+func testOutboundEndToEnd(t *testing.T) {
 	t.Parallel()
 	s := start(t, "")
 	c := s.client()
@@ -284,7 +286,9 @@ func TestOutboundEndToEnd(t *testing.T) {
 	})
 }
 
-func TestGracefulShutdown(t *testing.T) {
+func TestGracefulShutdown(t *testing.T) { onBackends(t, testGracefulShutdown) }
+
+func testGracefulShutdown(t *testing.T) {
 	t.Parallel()
 	s := start(t, "")
 	c := s.client()
@@ -316,10 +320,17 @@ func TestGracefulShutdown(t *testing.T) {
 }
 
 // kill -9 while publishing and delivering: every acknowledged event is
-// delivered at least once after a restart on the same data directory.
+// delivered at least once after a restart on the same data directory (on
+// PostgreSQL: the same database; the dead node's claims return when its
+// short lease ends).
 func TestKill9NothingAcknowledgedIsLost(t *testing.T) {
+	onBackends(t, testKill9NothingAcknowledgedIsLost)
+}
+
+func testKill9NothingAcknowledgedIsLost(t *testing.T) {
 	t.Parallel()
-	s := start(t, "")
+	lease := shortLease(t)
+	s := start(t, "", lease...)
 	ctx := context.Background()
 	rc := newRecorder(t, nil)
 	if _, err := s.client().CreateWebhook(ctx, client.WebhookCreate{URL: rc.URL}); err != nil {
@@ -370,7 +381,7 @@ func TestKill9NothingAcknowledgedIsLost(t *testing.T) {
 	if before >= total {
 		t.Fatalf("kill came too late to test anything")
 	}
-	s2 := start(t, s.DataDir)
+	s2 := start(t, s.DataDir, lease...)
 	sent.Store(int64(before))
 	publish(s2, total)
 	mu.Lock()

@@ -11,7 +11,9 @@ import (
 	"github.com/hookd/hookd"
 )
 
-func TestEventPublish(t *testing.T) {
+func TestEventPublish(t *testing.T) { onBackends(t, testEventPublish) }
+
+func testEventPublish(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	wh := e.webhook(e.writer, map[string]any{"events": []string{"order.*"}, "filters": map[string]any{"shop": "a"}})
@@ -68,7 +70,9 @@ func TestEventPublish(t *testing.T) {
 	e.do("GET", "/v1/events/evt_nope", e.read, nil).wantProblem(t, 404)
 }
 
-func TestEventIdempotency(t *testing.T) {
+func TestEventIdempotency(t *testing.T) { onBackends(t, testEventIdempotency) }
+
+func testEventIdempotency(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.webhook(e.writer, nil)

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,8 +15,6 @@ import (
 	"time"
 
 	"github.com/hookd/hookd"
-	"github.com/hookd/hookd/internal/seal"
-	"github.com/hookd/hookd/internal/store/sqlite"
 	"github.com/hookd/hookd/internal/trigger"
 )
 
@@ -70,11 +67,12 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// env is one server on a fresh SQLite database, with two workspaces:
-// "main" (operator, admin, write and read keys) and "other" (an admin key).
+// env is one server on a fresh store (SQLite or PostgreSQL: see onBackends),
+// with two workspaces: "main" (operator, admin, write and read keys) and
+// "other" (an admin key).
 type env struct {
 	t     *testing.T
-	store *sqlite.Store
+	store testStore
 	api   *Server
 	srv   *httptest.Server
 	logs  *syncBuffer
@@ -91,16 +89,7 @@ type envOption func(*Config)
 
 func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
-	ctx := context.Background()
-	sealer, err := seal.New(bytes.Repeat([]byte{7}, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "hookd.db"), sqlite.Options{Sealer: sealer})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openStore(t) // the backend of t's onBackends subtest
 	e := &env{t: t, store: st, logs: &syncBuffer{}}
 	e.jobs = &stubRunner{e: e}
 	e.clock.Store(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).Unix())

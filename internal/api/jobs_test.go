@@ -9,7 +9,9 @@ import (
 	"github.com/hookd/hookd"
 )
 
-func TestJobCreate(t *testing.T) {
+func TestJobCreate(t *testing.T) { onBackends(t, testJobCreate) }
+
+func testJobCreate(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	got := e.do("POST", "/v1/jobs", e.writer, map[string]any{
@@ -64,7 +66,9 @@ func TestJobCreate(t *testing.T) {
 	}
 }
 
-func TestCommandJobs(t *testing.T) {
+func TestCommandJobs(t *testing.T) { onBackends(t, testCommandJobs) }
+
+func testCommandJobs(t *testing.T) {
 	t.Parallel()
 	cmd := map[string]any{"name": "sh", "kind": "command", "config": map[string]any{"argv": []string{"/bin/true"}}}
 
@@ -88,7 +92,9 @@ func TestCommandJobs(t *testing.T) {
 	allowed.do("PATCH", "/v1/jobs/"+id, allowed.admin, map[string]any{"kind": "command", "config": cmd["config"]}).want(t, 200)
 }
 
-func TestJobUpdate(t *testing.T) {
+func TestJobUpdate(t *testing.T) { onBackends(t, testJobUpdate) }
+
+func testJobUpdate(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.job(e.writer, "taken", nil)
@@ -123,7 +129,9 @@ func TestJobUpdate(t *testing.T) {
 	}
 }
 
-func TestJobFromConfig(t *testing.T) {
+func TestJobFromConfig(t *testing.T) { onBackends(t, testJobFromConfig) }
+
+func testJobFromConfig(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	j := &hookd.Job{ID: hookd.NewIDAt(hookd.PrefixJob, e.now()), WorkspaceID: e.ws.ID, Name: "nightly", Kind: hookd.JobCommand,
@@ -145,7 +153,9 @@ func TestJobFromConfig(t *testing.T) {
 	e.do("GET", path, e.read, nil).want(t, 200)
 }
 
-func TestJobDelete(t *testing.T) {
+func TestJobDelete(t *testing.T) { onBackends(t, testJobDelete) }
+
+func testJobDelete(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	id := e.job(e.writer, "doomed", nil)["id"].(string)
@@ -162,7 +172,9 @@ func TestJobDelete(t *testing.T) {
 	e.do("POST", "/v1/jobs/"+id+"/run", e.writer, nil).wantProblem(t, 404)
 }
 
-func TestJobRun(t *testing.T) {
+func TestJobRun(t *testing.T) { onBackends(t, testJobRun) }
+
+func testJobRun(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	id := e.job(e.writer, "work", nil)["id"].(string)
@@ -202,7 +214,9 @@ func TestJobRun(t *testing.T) {
 
 // TestJobRunWait runs with ?wait= against a stand-in engine that finishes
 // executions through the real store.
-func TestJobRunWait(t *testing.T) {
+func TestJobRunWait(t *testing.T) { onBackends(t, testJobRunWait) }
+
+func testJobRunWait(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	id := e.job(e.writer, "work", nil)["id"].(string)
@@ -239,7 +253,9 @@ func TestJobRunWait(t *testing.T) {
 	}
 }
 
-func TestExecutionList(t *testing.T) {
+func TestExecutionList(t *testing.T) { onBackends(t, testExecutionList) }
+
+func testExecutionList(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	j1 := e.job(e.writer, "one", map[string]any{"kind": "event", "config": map[string]any{"type": "a.b"}, "concurrency": 5})["id"].(string)

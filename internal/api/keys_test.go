@@ -11,7 +11,9 @@ import (
 	"github.com/hookd/hookd"
 )
 
-func TestAPIKeys(t *testing.T) {
+func TestAPIKeys(t *testing.T) { onBackends(t, testAPIKeys) }
+
+func testAPIKeys(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	created := e.do("POST", "/v1/api-keys", e.admin, map[string]any{"name": "ci", "scopes": []string{"write", "read", "write"}}).want(t, 201).obj(t)
@@ -56,7 +58,9 @@ func TestAPIKeys(t *testing.T) {
 
 // TestAPIKeyDeleteInvalidatesCache: a deleted key stops working at once
 // although it was cached a moment before.
-func TestAPIKeyDeleteInvalidatesCache(t *testing.T) {
+func TestAPIKeyDeleteInvalidatesCache(t *testing.T) { onBackends(t, testAPIKeyDeleteInvalidatesCache) }
+
+func testAPIKeyDeleteInvalidatesCache(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(c *Config) { c.KeyCacheTTL = time.Hour })
 	k := e.do("POST", "/v1/api-keys", e.admin, map[string]any{"scopes": []string{"read"}}).want(t, 201).obj(t)
@@ -70,7 +74,9 @@ func TestAPIKeyDeleteInvalidatesCache(t *testing.T) {
 // TestKeyCache: keys are served from the cache within the TTL (a key
 // deleted behind the server's back still works), not after it, and the
 // cache stays bounded.
-func TestKeyCache(t *testing.T) {
+func TestKeyCache(t *testing.T) { onBackends(t, testKeyCache) }
+
+func testKeyCache(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(c *Config) { c.KeyCacheTTL = 200 * time.Millisecond })
 	k, secret := newAPIKey(e.ws.ID, "x", []string{hookd.ScopeRead}, e.now())
@@ -106,7 +112,9 @@ func TestKeyCache(t *testing.T) {
 	}
 }
 
-func TestWorkspaces(t *testing.T) {
+func TestWorkspaces(t *testing.T) { onBackends(t, testWorkspaces) }
+
+func testWorkspaces(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	r := e.do("POST", "/v1/workspaces", e.operator, map[string]any{"name": "team-b"}).want(t, 201).obj(t)
@@ -135,7 +143,9 @@ func TestWorkspaces(t *testing.T) {
 	}
 }
 
-func TestDeliveryRetry(t *testing.T) {
+func TestDeliveryRetry(t *testing.T) { onBackends(t, testDeliveryRetry) }
+
+func testDeliveryRetry(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	f := e.fixture()

@@ -100,7 +100,9 @@ func (failingStore) Ping(context.Context) error { return errors.New("database is
 
 // TestInternalError: an error that is not a *hookd.Error reaches the client
 // as "internal error" and the log with its text and the request id.
-func TestInternalError(t *testing.T) {
+func TestInternalError(t *testing.T) { onBackends(t, testInternalError) }
+
+func testInternalError(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	s := New(Config{Store: failingStore{e.store}, Logger: slog.New(slog.NewJSONHandler(e.logs, nil))})
@@ -128,7 +130,9 @@ func TestInternalError(t *testing.T) {
 	}
 }
 
-func TestRequestID(t *testing.T) {
+func TestRequestID(t *testing.T) { onBackends(t, testRequestID) }
+
+func testRequestID(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	tests := []struct {
@@ -162,7 +166,9 @@ func TestRequestID(t *testing.T) {
 
 // TestAccessLog: the level follows the status, and 2xx lines exist only at
 // debug.
-func TestAccessLog(t *testing.T) {
+func TestAccessLog(t *testing.T) { onBackends(t, testAccessLog) }
+
+func testAccessLog(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.do("GET", "/healthz", "", nil, requestIDHeader, "ok-1").want(t, 200)
@@ -193,7 +199,9 @@ func TestAccessLog(t *testing.T) {
 
 // TestSecretsStayHidden: webhook secrets and API keys appear only in the
 // answers that create them, never in reads and never in the log.
-func TestSecretsStayHidden(t *testing.T) {
+func TestSecretsStayHidden(t *testing.T) { onBackends(t, testSecretsStayHidden) }
+
+func testSecretsStayHidden(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	wh := e.webhook(e.writer, map[string]any{"headers": map[string]string{"Authorization": "Bearer downstream-token"}})
@@ -225,7 +233,9 @@ func TestSecretsStayHidden(t *testing.T) {
 	}
 }
 
-func TestHealthReadyMetrics(t *testing.T) {
+func TestHealthReadyMetrics(t *testing.T) { onBackends(t, testHealthReadyMetrics) }
+
+func testHealthReadyMetrics(t *testing.T) {
 	t.Parallel()
 	reg := prometheus.NewRegistry()
 	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "hookd_test_total", Help: "t"})
@@ -255,7 +265,9 @@ func TestHealthReadyMetrics(t *testing.T) {
 	e.do("GET", "/readyz", "", nil).wantProblem(t, 503)
 }
 
-func TestEventsPublishedMetric(t *testing.T) {
+func TestEventsPublishedMetric(t *testing.T) { onBackends(t, testEventsPublishedMetric) }
+
+func testEventsPublishedMetric(t *testing.T) {
 	t.Parallel()
 	m := metrics.New()
 	e := newEnv(t, func(cfg *Config) { cfg.Metrics = m })

@@ -10,7 +10,9 @@ import (
 )
 
 // TestBodies: the limits and strictness every JSON body goes through.
-func TestBodies(t *testing.T) {
+func TestBodies(t *testing.T) { onBackends(t, testBodies) }
+
+func testBodies(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(c *Config) { c.MaxBodyBytes = 1024 })
 	big := `{"type":"a","data":{"x":"` + strings.Repeat("x", 2000) + `"}}`
@@ -60,7 +62,9 @@ func (c chunkedReader) Read(p []byte) (int, error) { return c.r.Read(p) }
 
 // TestBodyTooLarge: 413 whether the length is declared or the body comes
 // chunked with no Content-Length.
-func TestBodyTooLarge(t *testing.T) {
+func TestBodyTooLarge(t *testing.T) { onBackends(t, testBodyTooLarge) }
+
+func testBodyTooLarge(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(c *Config) { c.MaxBodyBytes = 4096 })
 	body := []byte(`{"type":"a","data":{"x":"` + strings.Repeat("x", 8000) + `"}}`)
@@ -92,7 +96,9 @@ func TestBodyTooLarge(t *testing.T) {
 }
 
 // TestPagination: limit and offset bounds, totals and newest-first order.
-func TestPagination(t *testing.T) {
+func TestPagination(t *testing.T) { onBackends(t, testPagination) }
+
+func testPagination(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	var ids []string // oldest first

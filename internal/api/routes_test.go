@@ -118,7 +118,9 @@ func TestRouteCasesCoverTable(t *testing.T) {
 
 // TestRoutesOK calls every route of the table once, successfully, with the
 // operator key (operator and admin of its workspace).
-func TestRoutesOK(t *testing.T) {
+func TestRoutesOK(t *testing.T) { onBackends(t, testRoutesOK) }
+
+func testRoutesOK(t *testing.T) {
 	t.Parallel()
 	for _, rt := range tableRoutes(t) {
 		t.Run(rt.pattern, func(t *testing.T) {
@@ -157,7 +159,9 @@ func TestRoutesOK(t *testing.T) {
 
 // TestUnauthorized sends every non-public route a missing, wrong or
 // malformed key; each answers the same 401 problem.
-func TestUnauthorized(t *testing.T) {
+func TestUnauthorized(t *testing.T) { onBackends(t, testUnauthorized) }
+
+func testUnauthorized(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	f := e.fixture()
@@ -198,7 +202,9 @@ func TestUnauthorized(t *testing.T) {
 
 // TestForbidden: a key without the scope a route needs gets 403 — read keys
 // writing, write keys on admin routes, non-operator keys on workspaces.
-func TestForbidden(t *testing.T) {
+func TestForbidden(t *testing.T) { onBackends(t, testForbidden) }
+
+func testForbidden(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	f := e.fixture()
@@ -231,7 +237,9 @@ func TestForbidden(t *testing.T) {
 
 // TestCrossWorkspace: an admin key of another workspace sees 404 for every
 // id on every route that takes one, and changes nothing.
-func TestCrossWorkspace(t *testing.T) {
+func TestCrossWorkspace(t *testing.T) { onBackends(t, testCrossWorkspace) }
+
+func testCrossWorkspace(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	f := e.fixture()
@@ -284,7 +292,9 @@ func TestCrossWorkspace(t *testing.T) {
 
 // TestUnknownRouteAndMethod: unknown paths are 404 and known paths with the
 // wrong method 405 with Allow, both as problem+json.
-func TestUnknownRouteAndMethod(t *testing.T) {
+func TestUnknownRouteAndMethod(t *testing.T) { onBackends(t, testUnknownRouteAndMethod) }
+
+func testUnknownRouteAndMethod(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	tests := []struct {

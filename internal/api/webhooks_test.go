@@ -10,7 +10,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-func TestWebhookCreate(t *testing.T) {
+func TestWebhookCreate(t *testing.T) { onBackends(t, testWebhookCreate) }
+
+func testWebhookCreate(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	t.Run("OK", func(t *testing.T) {
@@ -94,13 +96,17 @@ func TestWebhookCreate(t *testing.T) {
 	})
 }
 
-func TestWebhookInsecureURLs(t *testing.T) {
+func TestWebhookInsecureURLs(t *testing.T) { onBackends(t, testWebhookInsecureURLs) }
+
+func testWebhookInsecureURLs(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(c *Config) { c.AllowInsecureURLs = true })
 	e.webhook(e.writer, map[string]any{"url": "http://127.0.0.1:9/h"})
 }
 
-func TestWebhookListFilters(t *testing.T) {
+func TestWebhookListFilters(t *testing.T) { onBackends(t, testWebhookListFilters) }
+
+func testWebhookListFilters(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	a := e.webhook(e.writer, map[string]any{"owner_id": "a"})
@@ -135,7 +141,9 @@ func TestWebhookListFilters(t *testing.T) {
 	e.do("GET", "/v1/webhooks?include_inactive=maybe", e.read, nil).wantProblem(t, 400, "include_inactive")
 }
 
-func TestWebhookUpdate(t *testing.T) {
+func TestWebhookUpdate(t *testing.T) { onBackends(t, testWebhookUpdate) }
+
+func testWebhookUpdate(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	wh := e.webhook(e.writer, map[string]any{"events": []string{"a"}, "description": "keep"})
@@ -175,7 +183,9 @@ func TestWebhookUpdate(t *testing.T) {
 	e.do("DELETE", path, e.writer, nil).wantProblem(t, 404)
 }
 
-func TestWebhookRotateSecret(t *testing.T) {
+func TestWebhookRotateSecret(t *testing.T) { onBackends(t, testWebhookRotateSecret) }
+
+func testWebhookRotateSecret(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
@@ -243,7 +253,9 @@ func TestWebhookRotateSecret(t *testing.T) {
 	}
 }
 
-func TestWebhookDeliveries(t *testing.T) {
+func TestWebhookDeliveries(t *testing.T) { onBackends(t, testWebhookDeliveries) }
+
+func testWebhookDeliveries(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	wh := e.webhook(e.writer, map[string]any{"events": []string{"order.*"}})
