@@ -1,41 +1,148 @@
 #!/usr/bin/env bash
 # Benchmarks with ../shared/bench (copied to a temporary directory): starts a
-# fresh hookd on its embedded SQLite (synchronous=FULL), registers what each
-# benchmark needs, runs the harness and prints its summary lines.
+# fresh hookd on its embedded SQLite (synchronous=FULL) or on a throwaway
+# PostgreSQL (scripts/pg.sh, fsync and synchronous_commit on), registers what
+# each benchmark needs, runs the harness and prints its summary lines.
 #   scripts/bench.sh outbound   # -n 20000 -c 32, then -n 3000 -rate 100, then the harness self-test
 #   scripts/bench.sh inbound    # async trigger → event job: token and HMAC adapters, then refused calls
 #   scripts/bench.sh backlog    # RSS and publish latency with 1,000 vs 1,000,000 pending deliveries
-# env: ROUNDS (3), HOOKD_BIN (built from ./cmd/hookd when unset), BENCH_SRC (../shared/bench)
+#   scripts/bench.sh pg         # as outbound, one node on PostgreSQL (a fresh database)
+#   scripts/bench.sh pg-cluster # one node vs three nodes on one PostgreSQL database, both behind
+#                               # bench/rrproxy (round robin per request), alternated round by round
+#                               # with the harness self-test; then latency at 100 ev/s on three nodes
+# env: ROUNDS (3), HOOKD_BIN (built from ./cmd/hookd when unset), BENCH_SRC (../shared/bench),
+#      HOOKD_DEBUG_ADDR (pprof on the first node), HOOKD_BENCH_FLAGS (extra `hookd serve` flags)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-what=${1:?usage: scripts/bench.sh outbound|inbound|backlog}
+what=${1:?usage: scripts/bench.sh outbound|inbound|backlog|pg|pg-cluster}
 work=$(mktemp -d)
-trap 'kill $(cat "$work/pid" 2>/dev/null) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+pgdir=
+cleanup() {
+  for f in "$work"/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
+  wait 2>/dev/null || true
+  [ -z "$pgdir" ] || "$root/scripts/pg.sh" stop "$pgdir" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
 cp -r "${BENCH_SRC:-$root/../shared/bench}" "$work/bench"
 (cd "$work/bench" && scripts/build.sh >/dev/null)
 bin=${HOOKD_BIN:-$work/hookd}
 [ -n "${HOOKD_BIN:-}" ] || go build -o "$bin" ./cmd/hookd
 addr=127.0.0.1:18080
-start() {
-  "$bin" serve --data-dir "$work/data" --listen "$addr" --allow-insecure-urls --allow-private-cidr 127.0.0.0/8 \
-    --log-level warn "$@" > "$work/hookd.log" 2>&1 &
-  echo $! > "$work/pid"
-  for _ in $(seq 100); do curl -fs "http://$addr/readyz" >/dev/null && return 0; sleep 0.1; done
-  echo "hookd did not start:"; cat "$work/hookd.log"; exit 1
+# start_node NAME ADDR [serve flags]: hookd with data dir $work/NAME, pid in $work/NAME.pid.
+start_node() {
+  local name=$1 at=$2; shift 2
+  # shellcheck disable=SC2086
+  "$bin" serve --data-dir "$work/$name" --listen "$at" --allow-insecure-urls --allow-private-cidr 127.0.0.0/8 \
+    --log-level warn ${HOOKD_BENCH_FLAGS:-} "$@" > "$work/$name.log" 2>&1 &
+  echo $! > "$work/$name.pid"
+  for _ in $(seq 150); do curl -fs "http://$at/readyz" >/dev/null && return 0; sleep 0.1; done
+  echo "hookd $name did not start:"; cat "$work/$name.log"; exit 1
+}
+stop_pid() { # NAME: stop what $work/NAME.pid names and wait for it
+  [ -f "$work/$1.pid" ] || return 0
+  local p; p=$(cat "$work/$1.pid"); rm -f "$work/$1.pid"
+  kill "$p" 2>/dev/null || true
+  while kill -0 "$p" 2>/dev/null; do sleep 0.1; done
+}
+start() { # the single node of outbound/inbound/backlog/pg, data in $work/data
+  start_node data "$addr" "$@"
+  cp "$work/data.pid" "$work/pid"
 }
 api() { curl -fsS -X "$1" "http://$addr$2" -H "Authorization: Bearer $(cat "$work/data/admin.key")" ${3:+-d "$3"}; }
 json() { python3 -c "import sys,json; print(json.load(sys.stdin)$1)"; }
+# pg_up starts a throwaway PostgreSQL server; newdb NAME creates a database on
+# it and prints its URL.
+pg_up() {
+  local env; env=$("$root/scripts/pg.sh" start)
+  eval "$env"
+  pgdir=$HOOKD_TEST_PG_DIR
+  pgurl=$HOOKD_TEST_POSTGRES
+}
+newdb() {
+  psql -X -q "${pgurl/\/hookd\?//postgres?}" -v ON_ERROR_STOP=1 -c "CREATE DATABASE $1" >&2
+  echo "${pgurl/\/hookd\?//$1?}"
+}
+# outbound_runs: the three runs of the outbound mode against the running node(s).
+outbound_runs() {
+  export HOOKD_API_KEY=$(cat "$work/data/admin.key")
+  (
+    cd "$work/bench"
+    echo "### hookd -n 20000 -c 32"; scripts/outbound.sh adapters/hookd.json -n 20000 -c 32 | grep -A8 '^=='
+    echo "### hookd -n 3000 -rate 100"; scripts/outbound.sh adapters/hookd.json -n 3000 -rate 100 | grep -A8 '^=='
+    echo "### harness self-test -n 20000 -c 32"; scripts/outbound.sh adapters/sink-selftest.json -n 20000 -c 32 | grep -A8 '^=='
+  )
+}
 export HOOKD_ADDR=$addr
 case $what in
 outbound)
   start
   api POST /v1/webhooks '{"url":"http://127.0.0.1:9200/hook"}' >/dev/null
-  export HOOKD_API_KEY=$(cat "$work/data/admin.key")
-  cd "$work/bench"
-  echo "### hookd -n 20000 -c 32"; scripts/outbound.sh adapters/hookd.json -n 20000 -c 32 | grep -A8 '^=='
-  echo "### hookd -n 3000 -rate 100"; scripts/outbound.sh adapters/hookd.json -n 3000 -rate 100 | grep -A8 '^=='
-  echo "### harness self-test -n 20000 -c 32"; scripts/outbound.sh adapters/sink-selftest.json -n 20000 -c 32 | grep -A8 '^=='
+  outbound_runs
+  ;;
+pg)
+  pg_up
+  start --database "$(newdb bench)"
+  api POST /v1/webhooks '{"url":"http://127.0.0.1:9200/hook"}' >/dev/null
+  outbound_runs
+  ;;
+pg-cluster)
+  pg_up
+  proxy=$work/rrproxy
+  go build -o "$proxy" ./bench/rrproxy
+  export HOOKD_MASTER_KEY
+  HOOKD_MASTER_KEY=$(head -c 32 /dev/urandom | base64)
+  ports=(18081 18082 18083)
+  # cluster NODES ROUND: NODES hookd nodes on a fresh database behind the
+  # proxy on $addr; the first node's admin.key is every node's.
+  cluster() {
+    local n=$1 r=$2 dsn i backends=
+    dsn=$(newdb "n${n}_r$r")
+    rm -rf "$work/data" "$work/node2" "$work/node3"
+    start_node data "127.0.0.1:${ports[0]}" --database "$dsn"
+    for i in $(seq 2 "$n"); do
+      mkdir -p "$work/node$i"; cp "$work/data/admin.key" "$work/node$i/"
+      HOOKD_DEBUG_ADDR= start_node "node$i" "127.0.0.1:${ports[i-1]}" --database "$dsn"
+    done
+    for i in $(seq 1 "$n"); do backends+=${backends:+,}127.0.0.1:${ports[i-1]}; done
+    "$proxy" -listen "$addr" -backends "$backends" > "$work/rrproxy.log" 2>&1 &
+    echo $! > "$work/rrproxy.pid"
+    for _ in $(seq 100); do curl -fs "http://$addr/readyz" >/dev/null && break; sleep 0.1; done
+    api POST /v1/webhooks '{"url":"http://127.0.0.1:9200/hook"}' >/dev/null
+    export HOOKD_API_KEY=$(cat "$work/data/admin.key")
+  }
+  uncluster() { stop_pid rrproxy; stop_pid node3; stop_pid node2; stop_pid data; }
+  # one LABEL ADAPTER [loadgen flags]: one round of outbound.sh; appends
+  # "LABEL ceiling ingest delivery e2e_rate p50 p99 accepted delivered dups".
+  one() {
+    local label=$1; shift
+    (cd "$work/bench" && ROUNDS=1 NO_CEILING=${NO_CEILING-1} scripts/outbound.sh "$@") | tee "$work/one.txt" | grep '^round' >&2
+    echo "$label $(grep '^round' "$work/one.txt" | sed 's/.*= //')" >> "$work/rounds.txt"
+  }
+  : > "$work/rounds.txt"
+  for r in $(seq 1 "${ROUNDS:-3}"); do
+    echo "## round $r" >&2
+    cluster 1 "$r"; one node1 adapters/hookd.json -n 20000 -c 32; uncluster
+    cluster 3 "$r"; one node3 adapters/hookd.json -n 20000 -c 32; uncluster
+    one selftest adapters/sink-selftest.json -n 20000 -c 32
+  done
+  med() { sort -g | awk '{a[NR]=$1} END { if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2 }'; }
+  col() { awk -v l="$1" -v i="$2" '$1==l {print $(i+1)}' "$work/rounds.txt" | med; }
+  echo "== PostgreSQL, one node vs three nodes behind bench/rrproxy (-n 20000 -c 32; ${ROUNDS:-3} rounds alternated, medians)"
+  st=$(col selftest 3)
+  for l in node1 node3; do
+    printf '%-6s ingest %.0f ev/s  delivery %.0f deliveries/s (%.3f of self-test)  e2e p50 %.0f ms p99 %.0f ms  delivered %s/%s dups %s\n' \
+      "$l" "$(col $l 2)" "$(col $l 3)" "$(awk -v a="$(col $l 3)" -v b="$st" 'BEGIN{print a/b}')" "$(col $l 5)" "$(col $l 6)" \
+      "$(col $l 8)" "$(col $l 7)" "$(col $l 9)"
+  done
+  printf 'self-test delivery %.0f/s\n' "$st"
+  ratios=$(awk '$1=="node1" {a[++i]=$4} $1=="node3" {b[++j]=$4} END {for (k=1; k<=i; k++) if (a[k]>0) print b[k]/a[k]}' "$work/rounds.txt")
+  echo "three nodes / one node, delivery rate per round: $(echo $ratios)  median $(echo "$ratios" | med)"
+  echo "### three nodes behind rrproxy -n 3000 -rate 100"
+  cluster 3 lat
+  (cd "$work/bench" && scripts/outbound.sh adapters/hookd.json -n 3000 -rate 100 | grep -A8 '^==')
+  uncluster
   ;;
 inbound)
   start

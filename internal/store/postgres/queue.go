@@ -26,6 +26,15 @@ const claimScanSQL = `WITH next AS MATERIALIZED (
 		FOR UPDATE SKIP LOCKED)
 	SELECT id, webhook_id, next_attempt_at, workspace_id FROM next ORDER BY next_attempt_at, id`
 
+// claimReadSQL reads the next page of due, claimable deliveries in the
+// queue's order (keyset after $2, $3) without locking them: the capped
+// claim's scan (see claimCapped).
+const claimReadSQL = `SELECT id, webhook_id, next_attempt_at, workspace_id FROM deliveries
+	WHERE status = 'pending' AND NOT paused AND next_attempt_at <= $1
+	  AND (next_attempt_at, id) > ($2, $3)
+	ORDER BY next_attempt_at, id
+	LIMIT $4`
+
 // claimFallbackSQL finds the oldest due rows of each listed webhook (ids $1,
 // workspaces $2, at most $3 rows each), one probe of deliveries_state per
 // webhook, locking them.
@@ -43,6 +52,20 @@ const claimFallbackSQL = `SELECT d.id, d.webhook_id, d.next_attempt_at
 const claimUpdateSQL = `WITH d AS (
 		UPDATE deliveries SET status = 'processing', lease_until = $2, lease_owner = $3, updated = $4
 		WHERE id = ANY($1) RETURNING *)
+	SELECT ` + deliveryCols + `, d.manual, e.data, e.created, w.updated
+	FROM d JOIN events e ON e.id = d.event_id LEFT JOIN webhooks w ON w.id = d.webhook_id`
+
+// claimLockUpdateSQL is claimUpdateSQL for rows chosen from an unlocked read:
+// it locks those still claimable ($4 is also the due bound), skipping rows
+// someone else holds, and marks them processing. No LIMIT, so nothing can be
+// over-claimed: every row that passes was chosen.
+const claimLockUpdateSQL = `WITH l AS MATERIALIZED (
+		SELECT id FROM deliveries
+		WHERE id = ANY($1) AND status = 'pending' AND NOT paused AND next_attempt_at <= $4
+		FOR UPDATE SKIP LOCKED),
+	d AS (
+		UPDATE deliveries SET status = 'processing', lease_until = $2, lease_owner = $3, updated = $4
+		FROM l WHERE deliveries.id = l.id AND deliveries.id = ANY($1) RETURNING deliveries.*)
 	SELECT ` + deliveryCols + `, d.manual, e.data, e.created, w.updated
 	FROM d JOIN events e ON e.id = d.event_id LEFT JOIN webhooks w ON w.id = d.webhook_id`
 
@@ -130,15 +153,22 @@ func capWebhooks(ctx context.Context, tx pgx.Tx, maxPer int, ids, ws []string, r
 // once per webhook per claim) and none of p.Exclude. Rows other nodes are
 // claiming at the same moment are skipped, never waited for or taken twice.
 //
-// How (one transaction): pages of the global due index are locked with
-// FOR UPDATE SKIP LOCKED (claimScanSQL) — the first page exactly p.Limit rows,
-// so that the common case locks nothing it does not take — and filtered in Go
-// against Exclude and the per-webhook room; then only the chosen ids are
-// updated. Rows locked but not chosen (saturated or excluded webhooks) stay
-// untouched and are unlocked at commit. The scan stops after
-// max(1024, 8×Limit) rows; when that bound is hit before Limit is reached,
-// one probe per other active webhook with room (claimFallbackSQL) finds their
-// oldest due rows, so no webhook starves behind another's backlog.
+// How (one transaction): pages of the global due index are read in the
+// queue's order and filtered in Go against Exclude and the per-webhook room;
+// then only the chosen ids are marked processing. Without MaxPerWebhook the
+// pages are locked as they are read (claimScanSQL, FOR UPDATE SKIP LOCKED;
+// the first page exactly p.Limit rows, so that the common case locks nothing
+// it does not take) and rows locked but not chosen are unlocked at commit.
+// With MaxPerWebhook, a webhook's claims are serialised cluster-wide by its
+// advisory lock (capWebhooks), so the pages are read without locks
+// (claimReadSQL) and the final UPDATE locks the chosen rows, skipping any
+// that someone else holds or took meanwhile (claimLockUpdateSQL): rows of
+// saturated, excluded or busy webhooks are never locked — a row lock writes
+// the row and the WAL, and with one busy webhook a claim used to lock a
+// thousand rows to take a few. The scan stops after max(1024, 8×Limit) rows;
+// when that bound is hit before Limit is reached, one probe per other active
+// webhook with room (claimFallbackSQL) finds their oldest due rows, so no
+// webhook starves behind another's backlog.
 func (s *Store) DeliveriesClaim(ctx context.Context, p hookd.ClaimParams) ([]hookd.ClaimedDelivery, error) {
 	if p.Limit <= 0 {
 		return []hookd.ClaimedDelivery{}, nil
@@ -166,122 +196,22 @@ func (s *Store) DeliveriesClaim(ctx context.Context, p hookd.ClaimParams) ([]hoo
 	}
 	var out []hookd.ClaimedDelivery
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		var chosen []candidate
-		taken := map[string]int{} // webhook → rows chosen
-		page := p.Limit
-		bound := max(claimScanMin, p.Limit*8)
-		scanned, exhausted := 0, false
-		after := candidate{due: time.Unix(0, 0).UTC().AddDate(-1000, 0, 0)}
-		// The due scan must walk deliveries_due in order and stop at LIMIT.
-		// With stale statistics (a backlog that grew since the last ANALYZE)
-		// the planner may instead bitmap-scan every due row and sort them:
-		// seconds per claim on a large queue. Rule that out for this
-		// transaction, in the same round trip as the first page.
-		b := &pgx.Batch{}
-		b.Queue(`SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true)`)
-		b.Queue(claimScanSQL, now, after.due, after.id, page)
-		br := tx.SendBatch(ctx, b)
-		if _, err := br.Exec(); err != nil {
-			br.Close()
+		// Without a cluster-wide cap, the scan locks (SKIP LOCKED) what it
+		// reads, the first page exactly p.Limit rows. With one, each webhook's
+		// claims are serialised by its advisory lock (capWebhooks), so the
+		// scan reads without locking and only the chosen rows are locked, in
+		// the final UPDATE: rows of saturated, excluded or busy webhooks are
+		// read, never locked (a row lock writes the row and the WAL).
+		scanSQL, markSQL, first := claimScanSQL, claimUpdateSQL, p.Limit
+		if p.MaxPerWebhook > 0 {
+			scanSQL, markSQL, first = claimReadSQL, claimLockUpdateSQL, min(max(p.Limit*2, claimPageMin), claimPageMax)
+		}
+		chosen, err := s.claimScan(ctx, tx, scanSQL, first, p, now, roomFor, room)
+		if err != nil || len(chosen) == 0 {
 			return err
 		}
-		for len(chosen) < p.Limit && scanned < bound {
-			var rows pgx.Rows
-			if br != nil {
-				rows, _ = br.Query()
-			} else {
-				rows, _ = tx.Query(ctx, claimScanSQL, now, after.due, after.id, page)
-			}
-			var rowsOf []candidate
-			var c candidate
-			_, err := pgx.ForEachRow(rows, []any{&c.id, &c.webhookID, &c.due, &c.ws}, func() error {
-				rowsOf = append(rowsOf, c)
-				return nil
-			})
-			if br != nil {
-				if cerr := br.Close(); err == nil {
-					err = cerr
-				}
-				br = nil
-			}
-			if err != nil {
-				return err
-			}
-			if p.MaxPerWebhook > 0 {
-				ids, ws := make([]string, len(rowsOf)), make([]string, len(rowsOf))
-				for i, c := range rowsOf {
-					ids[i], ws[i] = c.webhookID, c.ws
-				}
-				if err := capWebhooks(ctx, tx, p.MaxPerWebhook, ids, ws, roomFor, room); err != nil {
-					return err
-				}
-			}
-			n := len(rowsOf)
-			for _, c := range rowsOf {
-				after = c
-				if len(chosen) < p.Limit && roomFor(c.webhookID) > 0 {
-					room[c.webhookID]--
-					taken[c.webhookID]++
-					chosen = append(chosen, c)
-				}
-			}
-			scanned += n
-			if n < page {
-				exhausted = true
-				break
-			}
-			page = min(max(p.Limit*4, claimPageMin), claimPageMax)
-		}
-		if !exhausted && len(chosen) < p.Limit {
-			more, err := s.claimFallback(ctx, tx, now, p.Limit-len(chosen), p.MaxPerWebhook, roomFor, room, taken, chosen)
-			if err != nil {
-				return err
-			}
-			chosen = append(chosen, more...)
-		}
-		if len(chosen) == 0 {
-			return nil
-		}
-
-		ids := make([]string, len(chosen))
-		order := make(map[string]int, len(chosen))
-		for i, c := range chosen {
-			ids[i] = c.id
-			order[c.id] = i
-		}
-		rows, _ := tx.Query(ctx, claimUpdateSQL, ids, leaseUntil, p.Owner, now)
-		out = make([]hookd.ClaimedDelivery, len(chosen))
-		for rows.Next() {
-			var manual bool
-			var data []byte
-			var evtCreated time.Time
-			var whUpdated *time.Time
-			d, err := scanDelivery(rows, &manual, &data, &evtCreated, &whUpdated)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			c := hookd.ClaimedDelivery{
-				Delivery:         *d,
-				EventData:        data,
-				EventTimestamp:   evtCreated,
-				Manual:           manual,
-				WebhookUpdatedAt: time.Unix(0, 0).UTC(),
-				LeaseUntil:       leaseUntil,
-			}
-			if whUpdated != nil {
-				c.WebhookUpdatedAt = *whUpdated
-			}
-			out[order[d.ID]] = c
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		// A delivery whose event row is missing would leave a hole; drop it
-		// rather than hand out an empty claim (it stays processing until
-		// reaped, which keeps the defect visible).
-		out = slices.DeleteFunc(out, func(c hookd.ClaimedDelivery) bool { return c.ID == "" })
-		return nil
+		out, err = markClaimed(ctx, tx, markSQL, chosen, leaseUntil, p.Owner, now)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("postgres: deliveries claim: %w", err)
@@ -290,6 +220,132 @@ func (s *Store) DeliveriesClaim(ctx context.Context, p hookd.ClaimParams) ([]hoo
 		out = []hookd.ClaimedDelivery{}
 	}
 	return out, nil
+}
+
+// claimScan walks the due index in pages of scanSQL (the first page first
+// rows) and chooses, in the queue's order, up to p.Limit rows of webhooks with
+// room; past the scan bound it falls back to per-webhook probes.
+func (s *Store) claimScan(ctx context.Context, tx pgx.Tx, scanSQL string, first int, p hookd.ClaimParams, now time.Time,
+	roomFor func(string) int, room map[string]int) ([]candidate, error) {
+	var chosen []candidate
+	taken := map[string]int{} // webhook → rows chosen
+	page := first
+	bound := max(claimScanMin, p.Limit*8)
+	scanned, exhausted := 0, false
+	after := candidate{due: time.Unix(0, 0).UTC().AddDate(-1000, 0, 0)}
+	// The due scan must walk deliveries_due in order and stop at LIMIT.
+	// With stale statistics (a backlog that grew since the last ANALYZE)
+	// the planner may instead bitmap-scan every due row and sort them:
+	// seconds per claim on a large queue. Rule that out for this
+	// transaction, in the same round trip as the first page.
+	b := &pgx.Batch{}
+	b.Queue(`SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true)`)
+	b.Queue(scanSQL, now, after.due, after.id, page)
+	br := tx.SendBatch(ctx, b)
+	if _, err := br.Exec(); err != nil {
+		br.Close()
+		return nil, err
+	}
+	for len(chosen) < p.Limit && scanned < bound {
+		var rows pgx.Rows
+		if br != nil {
+			rows, _ = br.Query()
+		} else {
+			rows, _ = tx.Query(ctx, scanSQL, now, after.due, after.id, page)
+		}
+		var rowsOf []candidate
+		var c candidate
+		_, err := pgx.ForEachRow(rows, []any{&c.id, &c.webhookID, &c.due, &c.ws}, func() error {
+			rowsOf = append(rowsOf, c)
+			return nil
+		})
+		if br != nil {
+			if cerr := br.Close(); err == nil {
+				err = cerr
+			}
+			br = nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if p.MaxPerWebhook > 0 {
+			ids, ws := make([]string, len(rowsOf)), make([]string, len(rowsOf))
+			for i, c := range rowsOf {
+				ids[i], ws[i] = c.webhookID, c.ws
+			}
+			if err := capWebhooks(ctx, tx, p.MaxPerWebhook, ids, ws, roomFor, room); err != nil {
+				return nil, err
+			}
+		}
+		n := len(rowsOf)
+		for _, c := range rowsOf {
+			after = c
+			if len(chosen) < p.Limit && roomFor(c.webhookID) > 0 {
+				room[c.webhookID]--
+				taken[c.webhookID]++
+				chosen = append(chosen, c)
+			}
+		}
+		scanned += n
+		if n < page {
+			exhausted = true
+			break
+		}
+		page = min(max(p.Limit*4, claimPageMin), claimPageMax)
+	}
+	if !exhausted && len(chosen) < p.Limit {
+		more, err := s.claimFallback(ctx, tx, now, p.Limit-len(chosen), p.MaxPerWebhook, roomFor, room, taken, chosen)
+		if err != nil {
+			return nil, err
+		}
+		chosen = append(chosen, more...)
+	}
+	return chosen, nil
+}
+
+// markClaimed runs markSQL (claimUpdateSQL or claimLockUpdateSQL) on the
+// chosen rows and returns them in the chosen order; rows it did not mark
+// are left out.
+func markClaimed(ctx context.Context, tx pgx.Tx, markSQL string, chosen []candidate, leaseUntil time.Time, owner string,
+	now time.Time) ([]hookd.ClaimedDelivery, error) {
+	ids := make([]string, len(chosen))
+	order := make(map[string]int, len(chosen))
+	for i, c := range chosen {
+		ids[i] = c.id
+		order[c.id] = i
+	}
+	rows, _ := tx.Query(ctx, markSQL, ids, leaseUntil, owner, now)
+	out := make([]hookd.ClaimedDelivery, len(chosen))
+	for rows.Next() {
+		var manual bool
+		var data []byte
+		var evtCreated time.Time
+		var whUpdated *time.Time
+		d, err := scanDelivery(rows, &manual, &data, &evtCreated, &whUpdated)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		c := hookd.ClaimedDelivery{
+			Delivery:         *d,
+			EventData:        data,
+			EventTimestamp:   evtCreated,
+			Manual:           manual,
+			WebhookUpdatedAt: time.Unix(0, 0).UTC(),
+			LeaseUntil:       leaseUntil,
+		}
+		if whUpdated != nil {
+			c.WebhookUpdatedAt = *whUpdated
+		}
+		out[order[d.ID]] = c
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	// Holes: rows another claimer took first (capped claims), or a delivery
+	// whose event row is missing — dropped rather than handed out empty (it
+	// stays processing until reaped, which keeps the defect visible).
+	return slices.DeleteFunc(out, func(c hookd.ClaimedDelivery) bool { return c.ID == "" }), nil
 }
 
 // claimFallback finds due work of webhooks the bounded scan did not reach:
@@ -391,7 +447,9 @@ type deliveryState struct {
 // Cost: four round trips whatever the batch size — BEGIN; one SELECT … FOR
 // UPDATE of every delivery (with its webhook's state); one pipelined batch of
 // a multi-row attempts INSERT, one UPDATE … FROM unnest of the deliveries'
-// new states and, only for 410s, the webhook deactivations; COMMIT.
+// new states and, only for 410s, the webhook deactivations; COMMIT. Then a
+// coalesced wake-up of every node (rows left processing: capped webhooks have
+// room again).
 func (s *Store) DeliveriesComplete(ctx context.Context, results []hookd.AttemptResult) error {
 	for _, r := range results {
 		switch r.Outcome {
@@ -409,7 +467,9 @@ func (s *Store) DeliveriesComplete(ctx context.Context, results []hookd.AttemptR
 	}
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
+	finished := false // some row left processing
 	err := s.tx(ctx, func(tx pgx.Tx) error {
+		finished = false
 		state := make(map[string]*deliveryState, len(ids))
 		rows, _ := tx.Query(ctx, `SELECT d.id, d.workspace_id, d.webhook_id, d.status, d.attempts, d.auto_attempts,
 				d.next_attempt_at, d.delivered_at, d.lease_until, d.lease_owner, d.paused, d.manual, d.last_status_code, d.last_error, w.active
@@ -472,6 +532,7 @@ func (s *Store) DeliveriesComplete(ctx context.Context, results []hookd.AttemptR
 			if st.status != hookd.DeliveryProcessing {
 				continue // reaped meanwhile: the attempt is recorded, the state stays
 			}
+			finished = true
 			active := st.active != nil && *st.active && !deactivated[st.webhookID]
 			st.next = pgtype.Timestamptz{}
 			st.paused = false
@@ -557,6 +618,13 @@ func (s *Store) DeliveriesComplete(ctx context.Context, results []hookd.AttemptR
 	})
 	if err != nil {
 		return fmt.Errorf("postgres: deliveries complete: %w", err)
+	}
+	if finished {
+		// Rows left processing: a webhook capped cluster-wide (ClaimParams.
+		// MaxPerWebhook counts processing rows) has room again, on every node.
+		// Without this wake-up a node whose claims came back short waits for
+		// its next send, publish or poll.
+		s.wake(hookd.WakeDeliveries)
 	}
 	return nil
 }
