@@ -11,7 +11,7 @@
 # (as the `postgres` user when running as root — initdb refuses root — or as a
 # created unprivileged user when there is none), starts it on a free port of
 # 127.0.0.1 with its unix socket inside the directory, fsync on (durable like
-# production) and max_connections 200, creates the database `hookd` and a
+# production) and max_connections 500, creates the database `hookd` and a
 # random password for the `postgres` role (scram-sha-256 over TCP), and prints
 # the two export lines on stdout. Everything else goes to stderr.
 #
@@ -97,7 +97,7 @@ start() {
 # hookd test server (scripts/pg.sh)
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$dir'
-max_connections = 200
+max_connections = 500
 shared_buffers = 128MB
 fsync = on
 synchronous_commit = on
