@@ -93,7 +93,14 @@ func (s *Store) DeliveryList(ctx context.Context, f hookd.DeliveryFilter) ([]hoo
 		}
 	}
 	var total int
-	if err := s.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM deliveries d WHERE `+where, args...).Scan(&total); err != nil {
+	if f.EventID == "" && f.EventType == "" && f.Status != "" {
+		// Counted from the state indexes rather than row by row.
+		sum, err := s.summary(ctx, f.WorkspaceID, f.WebhookID)
+		if err != nil {
+			return nil, 0, fmt.Errorf("sqlite: delivery list: %w", err)
+		}
+		total = sum.Count(f.Status)
+	} else if err := s.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM deliveries d WHERE `+where, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("sqlite: delivery list: %w", err)
 	}
 	rows, err := s.rdb.QueryContext(ctx, `SELECT `+deliveryCols+` FROM deliveries d WHERE `+where+`
@@ -116,8 +123,8 @@ func (s *Store) DeliveryList(ctx context.Context, f hookd.DeliveryFilter) ([]hoo
 	return out, total, nil
 }
 
-// DeliverySummary counts a webhook's deliveries by status (an index-only scan
-// of its deliveries). ENotFound when the webhook is absent, deleted or of
+// DeliverySummary counts a webhook's deliveries by status (index-only counts,
+// see summary). ENotFound when the webhook is absent, deleted or of
 // another workspace.
 func (s *Store) DeliverySummary(ctx context.Context, workspaceID, webhookID string) (*hookd.DeliverySummary, error) {
 	var exists bool
@@ -127,24 +134,56 @@ func (s *Store) DeliverySummary(ctx context.Context, workspaceID, webhookID stri
 	if !exists {
 		return nil, hookd.Errorf(hookd.ENotFound, "webhook not found")
 	}
-	rows, err := s.rdb.QueryContext(ctx, `SELECT status, COUNT(*) FROM deliveries
-		WHERE workspace_id = ? AND webhook_id = ? GROUP BY status`, workspaceID, webhookID)
+	sum, err := s.summary(ctx, workspaceID, webhookID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: delivery summary: %w", err)
 	}
-	defer rows.Close()
-	sum := &hookd.DeliverySummary{}
-	for rows.Next() {
-		var status string
-		var n int
-		if err := rows.Scan(&status, &n); err != nil {
-			return nil, fmt.Errorf("sqlite: delivery summary: %w", err)
-		}
-		sum.Add(status, n)
+	return &sum.DeliverySummary, nil
+}
+
+// statusSummary is a DeliverySummary that can be asked by status.
+type statusSummary struct{ hookd.DeliverySummary }
+
+// Count returns the count of one status (0 for an unknown one).
+func (s statusSummary) Count(status string) int {
+	switch status {
+	case hookd.DeliveryPending:
+		return s.Pending
+	case hookd.DeliveryProcessing:
+		return s.Processing
+	case hookd.DeliveryDelivered:
+		return s.Delivered
+	case hookd.DeliveryFailed:
+		return s.Failed
+	case hookd.DeliveryDead:
+		return s.Dead
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: delivery summary: %w", err)
+	return 0
+}
+
+// summary counts the deliveries of a workspace, or of one of its webhooks,
+// by status in one snapshot: index-only counts of deliveries_list (all),
+// deliveries_pending, deliveries_lease and deliveries_ended; delivered is
+// what remains (no index holds delivered rows by status: each would be
+// rewritten by every claim and complete).
+func (s *Store) summary(ctx context.Context, workspaceID, webhookID string) (statusSummary, error) {
+	cond, args := `workspace_id = ?1`, []any{workspaceID}
+	if webhookID != "" {
+		cond += ` AND webhook_id = ?2`
+		args = append(args, webhookID)
 	}
+	var sum statusSummary
+	err := s.rdb.QueryRowContext(ctx, `SELECT
+		(SELECT COUNT(*) FROM deliveries INDEXED BY deliveries_list WHERE `+cond+`),
+		(SELECT COUNT(*) FROM deliveries INDEXED BY deliveries_pending WHERE `+cond+` AND status = 'pending'),
+		(SELECT COUNT(*) FROM deliveries INDEXED BY deliveries_lease WHERE `+cond+` AND status = 'processing'),
+		(SELECT COUNT(*) FROM deliveries INDEXED BY deliveries_ended WHERE `+cond+` AND status IN ('failed', 'dead') AND status = 'failed'),
+		(SELECT COUNT(*) FROM deliveries INDEXED BY deliveries_ended WHERE `+cond+` AND status IN ('failed', 'dead') AND status = 'dead')`,
+		args...).Scan(&sum.Total, &sum.Pending, &sum.Processing, &sum.Failed, &sum.Dead)
+	if err != nil {
+		return sum, err
+	}
+	sum.Delivered = sum.Total - sum.Pending - sum.Processing - sum.Failed - sum.Dead
 	return sum, nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -68,10 +69,16 @@ type Store struct {
 	done   chan struct{}
 
 	commits, writes atomic.Int64 // group commit counters, see WriteStats
+	busy            atomic.Int64 // nanoseconds the writer spent in transactions
 
 	// Owned by the writer goroutine (touched only inside write fns).
 	hooks map[string][]*hookd.Webhook // workspace → active webhooks, for fan-out
 	stmts stmts
+
+	rstmts rstmts // on the read pool
+
+	// Ids of the rows inserted per delivery (see idGen).
+	eventIDs, deliveryIDs, attemptIDs *idGen
 }
 
 var _ hookd.Store = (*Store)(nil)
@@ -157,10 +164,22 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		ops:    make(chan *writeOp, maxBatchOps),
 		done:   make(chan struct{}),
 		hooks:  map[string][]*hookd.Webhook{},
+
+		eventIDs:    newIDGen(hookd.PrefixEvent),
+		deliveryIDs: newIDGen(hookd.PrefixDelivery),
+		attemptIDs:  newIDGen(hookd.PrefixAttempt),
 	}
 	if err := s.stmts.prepare(ctx, wdb); err != nil {
 		wdb.Close()
 		rdb.Close()
+		cdb.Close()
+		return nil, err
+	}
+	if err := s.rstmts.prepare(ctx, rdb); err != nil {
+		s.stmts.close()
+		wdb.Close()
+		rdb.Close()
+		cdb.Close()
 		return nil, err
 	}
 	go s.writer()
@@ -206,6 +225,7 @@ func (s *Store) Close() error {
 	close(s.cpStop)
 	<-s.cpDone
 	s.stmts.close()
+	s.rstmts.close()
 	// A final checkpoint folds the WAL into the database file.
 	_, cerr := s.cdb.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 	return errors.Join(cerr, s.cdb.Close(), s.rdb.Close(), s.wdb.Close())
@@ -307,11 +327,23 @@ func (s *Store) writeSized(ctx context.Context, size int, fn func(tx *sql.Tx) er
 	return <-op.done
 }
 
+// writerClock reads the clock of the writer's busy time (nanoseconds); tests
+// swap in the thread's CPU time.
+var writerClock = func() int64 { return time.Now().UnixNano() }
+
+// lockWriterThread pins the writer goroutine to its thread (tests measuring
+// its CPU time).
+var lockWriterThread = false
+
 // writer is the one goroutine that writes. It takes whatever is queued right
 // now (never waiting for more: a lone caller pays no latency) and commits it
 // as one transaction.
 func (s *Store) writer() {
 	defer close(s.done)
+	if lockWriterThread {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+	}
 	batch := make([]*writeOp, 0, maxBatchOps)
 	for op := range s.ops {
 		batch = append(batch[:0], op)
@@ -329,7 +361,9 @@ func (s *Store) writer() {
 				break gather
 			}
 		}
+		start := writerClock()
 		s.commit(batch)
+		s.busy.Add(writerClock() - start)
 		clear(batch)
 	}
 }

@@ -13,10 +13,7 @@ type stmts struct {
 	activeHooks      *sql.Stmt
 	insertEvent      *sql.Stmt
 	insertDeliveries []*sql.Stmt // index k inserts 1<<k rows
-	claimScan        *sql.Stmt
-	completeRead     *sql.Stmt
-	webhookActive    *sql.Stmt
-	insertAttempt    *sql.Stmt
+	insertAttempts   []*sql.Stmt // index k inserts 1<<k rows
 	completeUpdate   *sql.Stmt
 	all              []*sql.Stmt
 }
@@ -38,11 +35,6 @@ func (st *stmts) prepare(ctx context.Context, db *sql.DB) error {
 		{&st.eventByKey, `SELECT ` + eventCols + ` FROM events WHERE workspace_id = ? AND idempotency_key = ?`},
 		{&st.activeHooks, `SELECT ` + webhookCols + ` FROM webhooks WHERE workspace_id = ? AND active = 1 ORDER BY created, id`},
 		{&st.insertEvent, `INSERT INTO events (` + eventCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
-		{&st.claimScan, claimScanSQL},
-		{&st.completeRead, `SELECT d.workspace_id, d.webhook_id, d.status, d.attempts, d.manual, w.active
-			FROM deliveries d LEFT JOIN webhooks w ON w.id = d.webhook_id WHERE d.id = ?`},
-		{&st.insertAttempt, `INSERT INTO attempts (id, workspace_id, delivery_id, number, manual, started_at, duration_ms,
-			status_code, error, response_body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&st.completeUpdate, completeUpdateSQL},
 	}
 	for _, l := range list {
@@ -58,6 +50,11 @@ func (st *stmts) prepare(ctx context.Context, db *sql.DB) error {
 			return err
 		}
 		st.insertDeliveries = append(st.insertDeliveries, s)
+		if err := p(&s, insertAttemptsSQL(1<<k)); err != nil {
+			st.close()
+			return err
+		}
+		st.insertAttempts = append(st.insertAttempts, s)
 	}
 	return nil
 }
@@ -67,4 +64,24 @@ func (st *stmts) close() {
 		s.Close()
 	}
 	st.all = nil
+}
+
+// rstmts are statements prepared on the read pool (database/sql prepares
+// them on each read connection once, on first use there).
+type rstmts struct {
+	claimScan *sql.Stmt
+}
+
+func (st *rstmts) prepare(ctx context.Context, db *sql.DB) error {
+	var err error
+	if st.claimScan, err = db.PrepareContext(ctx, claimScanSQL); err != nil {
+		return fmt.Errorf("sqlite: prepare %q: %w", claimScanSQL, err)
+	}
+	return nil
+}
+
+func (st *rstmts) close() {
+	if st.claimScan != nil {
+		st.claimScan.Close()
+	}
 }

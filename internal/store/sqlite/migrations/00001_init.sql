@@ -96,19 +96,31 @@ CREATE TABLE deliveries (
     updated          INTEGER NOT NULL,
     delivered_at     INTEGER
 );
+-- Each delivery row is written three times on its way (published pending,
+-- claimed processing, completed), so its indexes are partial where they can
+-- be: a row enters and leaves each one at most once per attempt, and a
+-- delivered row sits only in deliveries_list (and the id key).
+--
 -- The claim queue (global on purpose, see above): only claimable rows, in due
 -- order, covering webhook_id so that skipping excluded or saturated webhooks
 -- never touches the table.
 CREATE INDEX deliveries_due ON deliveries (next_attempt_at, webhook_id)
     WHERE status = 'pending' AND paused = 0;
 -- In-flight rows only (bounded by the workers' concurrency), so reaping scans
--- this whole small index whatever it leads with.
-CREATE INDEX deliveries_lease ON deliveries (workspace_id, lease_until)
+-- this whole small index whatever it leads with; a webhook's in-flight count.
+CREATE INDEX deliveries_lease ON deliveries (workspace_id, webhook_id, lease_until)
     WHERE status = 'processing';
--- Summary counts, status-filtered lists, per-webhook due work (the claim's
--- fallback), holding/releasing/killing a webhook's pending rows.
-CREATE INDEX deliveries_state ON deliveries (workspace_id, webhook_id, status, paused, next_attempt_at);
--- Newest-first lists of a webhook's deliveries.
+-- A webhook's pending rows, held or not, in due order: the claim's fallback
+-- (a webhook's oldest due rows, index-only), holding, releasing and killing a
+-- webhook's pending rows, pending counts.
+CREATE INDEX deliveries_pending ON deliveries (workspace_id, webhook_id, paused, next_attempt_at)
+    WHERE status = 'pending';
+-- Rows that ended without success (written once, unless retried by hand):
+-- failed and dead counts.
+CREATE INDEX deliveries_ended ON deliveries (workspace_id, webhook_id, status)
+    WHERE status IN ('failed', 'dead');
+-- Newest-first lists of a webhook's deliveries; total counts (delivered ones
+-- are counted as the total less the other states).
 CREATE INDEX deliveries_list ON deliveries (workspace_id, webhook_id, created);
 
 CREATE TABLE attempts (
