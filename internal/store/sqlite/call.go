@@ -27,8 +27,8 @@ func scanCall(sc rowScanner) (*hookd.Call, error) {
 	return &c, nil
 }
 
-func insertCall(tx *sql.Tx, c *hookd.Call) error {
-	_, err := tx.Exec(`INSERT INTO calls (`+callCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+func insertCall(tx writeTx, c *hookd.Call) error {
+	_, err := tx.Exec(hqCall1,
 		c.ID, c.WorkspaceID, c.TriggerID, c.Disposition, c.ExecutionID, c.IP, c.Method, c.StatusCode, c.Detail,
 		us(c.CreatedAt))
 	return err
@@ -70,12 +70,13 @@ func (s *Store) CallAccept(ctx context.Context, p hookd.CallAcceptParams) (*hook
 		base.ID = hookd.NewIDAt(hookd.PrefixCall, now)
 	}
 	var res *hookd.CallAcceptResult
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(rawTx *sql.Tx) error {
+		tx := s.prepared(rawTx)
 		res = nil
 		// The trigger as stored: it may have been deleted or moved to
 		// another job since the caller read it.
 		var jobID string
-		err := tx.QueryRow(`UPDATE triggers SET last_used_at = ? WHERE id = ? AND workspace_id = ? RETURNING job_id`,
+		err := tx.QueryRow(hqCall2,
 			us(now), tr.ID, tr.WorkspaceID).Scan(&jobID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return hookd.Errorf(hookd.ENotFound, "trigger not found")
@@ -88,8 +89,7 @@ func (s *Store) CallAccept(ctx context.Context, p hookd.CallAcceptParams) (*hook
 			return err
 		}
 		if p.DedupKey != "" && disp != hookd.DispositionDuplicate {
-			if _, err := tx.Exec(`INSERT INTO trigger_dedup (workspace_id, trigger_id, key, execution_id, created_at)
-				VALUES (?, ?, ?, ?, ?)`, tr.WorkspaceID, tr.ID, p.DedupKey, x.ID, us(now)); err != nil {
+			if _, err := tx.Exec(hqCall3, tr.WorkspaceID, tr.ID, p.DedupKey, x.ID, us(now)); err != nil {
 				return err
 			}
 		}
@@ -116,16 +116,16 @@ func (s *Store) CallAccept(ctx context.Context, p hookd.CallAcceptParams) (*hook
 
 // decideCall applies dedup, then the cooldown, then makes a new run; it
 // returns the disposition and the execution the call became.
-func (s *Store) decideCall(tx *sql.Tx, p *hookd.CallAcceptParams, jobID string, now time.Time) (string, *hookd.Execution, error) {
+func (s *Store) decideCall(tx writeTx, p *hookd.CallAcceptParams, jobID string, now time.Time) (string, *hookd.Execution, error) {
 	tr := p.Trigger
 	if p.DedupKey != "" {
 		// Forget keys older than the window (one range seek; usually nothing).
-		if _, err := tx.Exec(`DELETE FROM trigger_dedup WHERE workspace_id = ? AND trigger_id = ? AND created_at <= ?`,
+		if _, err := tx.Exec(hqCall4,
 			tr.WorkspaceID, tr.ID, us(now.Add(-DedupWindow))); err != nil {
 			return "", nil, err
 		}
 		var exeID string
-		err := tx.QueryRow(`SELECT execution_id FROM trigger_dedup WHERE workspace_id = ? AND trigger_id = ? AND key = ?`,
+		err := tx.QueryRow(hqCall5,
 			tr.WorkspaceID, tr.ID, p.DedupKey).Scan(&exeID)
 		if err == nil {
 			x, err := txExecution(tx, tr.WorkspaceID, exeID)
@@ -150,8 +150,7 @@ func (s *Store) decideCall(tx *sql.Tx, p *hookd.CallAcceptParams, jobID string, 
 	cooldown := time.Duration(tr.CooldownSeconds) * time.Second
 	var windowEnd int64
 	var leading, trailing sql.NullString
-	err := tx.QueryRow(`SELECT window_end, leading_execution_id, trailing_execution_id FROM trigger_cooldowns
-		WHERE trigger_id = ? AND workspace_id = ?`, tr.ID, tr.WorkspaceID).Scan(&windowEnd, &leading, &trailing)
+	err := tx.QueryRow(hqCall6, tr.ID, tr.WorkspaceID).Scan(&windowEnd, &leading, &trailing)
 	found := err == nil
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return "", nil, err
@@ -170,7 +169,7 @@ func (s *Store) decideCall(tx *sql.Tx, p *hookd.CallAcceptParams, jobID string, 
 			}
 			if t.Status == hookd.ExecQueued {
 				input := jsonText(p.Input, "{}").(string)
-				if _, err := tx.Exec(`UPDATE executions SET input = ? WHERE id = ?`, input, t.ID); err != nil {
+				if _, err := tx.Exec(hqCall7, input, t.ID); err != nil {
 					return "", nil, err
 				}
 				t.Input = []byte(input)
@@ -183,8 +182,7 @@ func (s *Store) decideCall(tx *sql.Tx, p *hookd.CallAcceptParams, jobID string, 
 			if err != nil {
 				return "", nil, err
 			}
-			if _, err := tx.Exec(`UPDATE trigger_cooldowns SET window_end = ?, trailing_execution_id = ?
-				WHERE trigger_id = ?`, us(end.Add(cooldown)), t.ID, tr.ID); err != nil {
+			if _, err := tx.Exec(hqCall8, us(end.Add(cooldown)), t.ID, tr.ID); err != nil {
 				return "", nil, err
 			}
 			return hookd.DispositionCoalesced, t, nil
@@ -195,17 +193,14 @@ func (s *Store) decideCall(tx *sql.Tx, p *hookd.CallAcceptParams, jobID string, 
 	if err != nil {
 		return "", nil, err
 	}
-	_, err = tx.Exec(`INSERT INTO trigger_cooldowns (trigger_id, workspace_id, window_end, leading_execution_id, trailing_execution_id)
-		VALUES (?, ?, ?, ?, NULL)
-		ON CONFLICT (trigger_id) DO UPDATE SET window_end = excluded.window_end,
-			leading_execution_id = excluded.leading_execution_id, trailing_execution_id = NULL`,
+	_, err = tx.Exec(hqCall9,
 		tr.ID, tr.WorkspaceID, us(now.Add(cooldown)), x.ID)
 	return hookd.DispositionAccepted, x, err
 }
 
 // txExecution reads an execution inside the writer's transaction.
-func txExecution(tx *sql.Tx, workspaceID, id string) (*hookd.Execution, error) {
-	x, err := scanExecution(tx.QueryRow(`SELECT `+executionCols+` FROM executions WHERE id = ? AND workspace_id = ?`, id, workspaceID))
+func txExecution(tx writeTx, workspaceID, id string) (*hookd.Execution, error) {
+	x, err := scanExecution(tx.QueryRow(hqCall10, id, workspaceID))
 	if err != nil {
 		return nil, fmt.Errorf("execution %s: %w", id, err)
 	}
@@ -223,7 +218,7 @@ func (s *Store) CallRecord(ctx context.Context, c *hookd.Call) error {
 	if c.ID == "" {
 		c.ID = hookd.NewIDAt(hookd.PrefixCall, c.CreatedAt)
 	}
-	err := s.write(ctx, func(tx *sql.Tx) error { return insertCall(tx, c) })
+	err := s.write(ctx, func(tx *sql.Tx) error { return insertCall(s.prepared(tx), c) })
 	if isUnique(err) {
 		return hookd.Errorf(hookd.EConflict, "call already recorded")
 	}
@@ -266,3 +261,21 @@ func (s *Store) CallList(ctx context.Context, f hookd.CallFilter) ([]hookd.Call,
 	}
 	return out, total, nil
 }
+
+// Hot statements, prepared when the store opens (see prepared.go).
+var hqCall1 = hot(`INSERT INTO calls (` + callCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+var hqCall2 = hot(`UPDATE triggers SET last_used_at = ? WHERE id = ? AND workspace_id = ? RETURNING job_id`)
+var hqCall3 = hot(`INSERT INTO trigger_dedup (workspace_id, trigger_id, key, execution_id, created_at)
+				VALUES (?, ?, ?, ?, ?)`)
+var hqCall4 = hot(`DELETE FROM trigger_dedup WHERE workspace_id = ? AND trigger_id = ? AND created_at <= ?`)
+var hqCall5 = hot(`SELECT execution_id FROM trigger_dedup WHERE workspace_id = ? AND trigger_id = ? AND key = ?`)
+var hqCall6 = hot(`SELECT window_end, leading_execution_id, trailing_execution_id FROM trigger_cooldowns
+		WHERE trigger_id = ? AND workspace_id = ?`)
+var hqCall7 = hot(`UPDATE executions SET input = ? WHERE id = ?`)
+var hqCall8 = hot(`UPDATE trigger_cooldowns SET window_end = ?, trailing_execution_id = ?
+				WHERE trigger_id = ?`)
+var hqCall9 = hot(`INSERT INTO trigger_cooldowns (trigger_id, workspace_id, window_end, leading_execution_id, trailing_execution_id)
+		VALUES (?, ?, ?, ?, NULL)
+		ON CONFLICT (trigger_id) DO UPDATE SET window_end = excluded.window_end,
+			leading_execution_id = excluded.leading_execution_id, trailing_execution_id = NULL`)
+var hqCall10 = hot(`SELECT ` + executionCols + ` FROM executions WHERE id = ? AND workspace_id = ?`)

@@ -87,8 +87,8 @@ func (s *Store) prepareExecution(e *hookd.Execution) {
 }
 
 // insertExecution inserts a prepared queued execution.
-func insertExecution(tx *sql.Tx, e *hookd.Execution) error {
-	_, err := tx.Exec(`INSERT INTO executions (`+executionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, '', ?, ?, ?, NULL, NULL, 0)`,
+func insertExecution(tx writeTx, e *hookd.Execution) error {
+	_, err := tx.Exec(hqExecution11,
 		e.ID, e.WorkspaceID, e.JobID, e.TriggerID, e.Source, e.Status, string(e.Input), us(e.CreatedAt), us(e.RunAt),
 		nullUS(e.Period))
 	return err
@@ -101,7 +101,8 @@ func insertExecution(tx *sql.Tx, e *hookd.Execution) error {
 func (s *Store) ExecutionCreate(ctx context.Context, e *hookd.Execution) error {
 	s.prepareExecution(e)
 	exists := false
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(rawTx *sql.Tx) error {
+		tx := s.prepared(rawTx)
 		ok, err := jobExists(tx, e.WorkspaceID, e.JobID)
 		if exists = ok; err != nil || !ok {
 			return err
@@ -203,7 +204,8 @@ func (s *Store) ExecutionsClaim(ctx context.Context, p hookd.ExecClaimParams) ([
 	}
 	now := trunc(p.Now)
 	var out []hookd.ClaimedExecution
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(rawTx *sql.Tx) error {
+		tx := s.prepared(rawTx)
 		out = []hookd.ClaimedExecution{}
 		jobs := map[string]*claimJob{}
 		var chosen []execCand
@@ -211,9 +213,7 @@ func (s *Store) ExecutionsClaim(ctx context.Context, p hookd.ExecClaimParams) ([
 		after := execCand{runAt: math.MinInt64}
 		bound := max(execClaimScanMin, 16*p.Limit)
 		for scanned := 0; len(chosen) < p.Limit && scanned < bound; {
-			rows, err := tx.Query(`SELECT run_at, rowid, id, job_id, workspace_id FROM executions
-				WHERE status = 'queued' AND run_at <= ? AND (run_at, rowid) > (?, ?)
-				ORDER BY run_at, rowid LIMIT ?`, us(now), after.runAt, after.rowid, execClaimPage)
+			rows, err := tx.Query(hqExecution12, us(now), after.runAt, after.rowid, execClaimPage)
 			if err != nil {
 				return err
 			}
@@ -266,15 +266,13 @@ func (s *Store) ExecutionsClaim(ctx context.Context, p hookd.ExecClaimParams) ([
 		}
 		for _, c := range chosen {
 			js := jobs[c.job]
-			x, err := scanExecution(tx.QueryRow(`UPDATE executions SET status = 'running', started_at = ?,
-					lease_until = ?, lease_owner = ?
-				WHERE id = ? AND status = 'queued' RETURNING `+executionCols,
+			x, err := scanExecution(tx.QueryRow(hqExecution13,
 				us(now), us(js.lease), p.Owner, c.id))
 			if err != nil {
 				return err
 			}
 			if !js.ran {
-				if _, err := tx.Exec(`UPDATE jobs SET last_run_at = ? WHERE id = ?`, us(now), c.job); err != nil {
+				if _, err := tx.Exec(hqExecution14, us(now), c.job); err != nil {
 					return err
 				}
 				js.ran = true
@@ -304,12 +302,12 @@ type execCand struct {
 // every job with room for its oldest due runs (after those already chosen)
 // and returns the oldest n of them, so no job waits behind another's
 // backlog. One probe per job.
-func (s *Store) execClaimFallback(tx *sql.Tx, jobs map[string]*claimJob, chosen []execCand, n int, lease time.Duration, now time.Time) ([]execCand, error) {
+func (s *Store) execClaimFallback(tx writeTx, jobs map[string]*claimJob, chosen []execCand, n int, lease time.Duration, now time.Time) ([]execCand, error) {
 	taken := map[string]int{}
 	for _, c := range chosen {
 		taken[c.job]++
 	}
-	rows, err := tx.Query(`SELECT id, workspace_id FROM jobs`)
+	rows, err := tx.Query(hqExecution15)
 	if err != nil {
 		return nil, err
 	}
@@ -335,9 +333,7 @@ func (s *Store) execClaimFallback(tx *sql.Tx, jobs map[string]*claimJob, chosen 
 		if js.room <= 0 {
 			continue
 		}
-		rows, err := tx.Query(`SELECT run_at, rowid, id FROM executions
-			WHERE workspace_id = ? AND job_id = ? AND status = 'queued' AND run_at <= ?
-			ORDER BY run_at, rowid LIMIT ? OFFSET ?`, j[1], j[0], us(now), min(js.room, n), taken[j[0]])
+		rows, err := tx.Query(hqExecution16, j[1], j[0], us(now), min(js.room, n), taken[j[0]])
 		if err != nil {
 			return nil, err
 		}
@@ -372,13 +368,13 @@ func (s *Store) execClaimFallback(tx *sql.Tx, jobs map[string]*claimJob, chosen 
 
 // claimJobState loads a job's claim state once per claim: its room is its
 // concurrency minus its running executions.
-func (s *Store) claimJobState(tx *sql.Tx, jobs map[string]*claimJob, workspaceID, jobID string, lease time.Duration, now time.Time) (*claimJob, error) {
+func (s *Store) claimJobState(tx writeTx, jobs map[string]*claimJob, workspaceID, jobID string, lease time.Duration, now time.Time) (*claimJob, error) {
 	if js, ok := jobs[jobID]; ok {
 		return js, nil
 	}
 	js := &claimJob{}
 	jobs[jobID] = js
-	j, err := scanJob(tx.QueryRow(`SELECT `+jobCols+` FROM jobs WHERE id = ? AND workspace_id = ?`, jobID, workspaceID))
+	j, err := scanJob(tx.QueryRow(hqExecution17, jobID, workspaceID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return js, nil // deleted: its queued runs were canceled; none start
 	}
@@ -386,7 +382,7 @@ func (s *Store) claimJobState(tx *sql.Tx, jobs map[string]*claimJob, workspaceID
 		return nil, err
 	}
 	var running int
-	if err := tx.QueryRow(`SELECT COUNT(*) FROM executions WHERE workspace_id = ? AND job_id = ? AND status = 'running'`,
+	if err := tx.QueryRow(hqExecution18,
 		workspaceID, jobID).Scan(&running); err != nil {
 		return nil, err
 	}
@@ -450,11 +446,12 @@ func (s *Store) ExecutionFinish(ctx context.Context, p hookd.ExecFinishParams) (
 		now = trunc(s.now())
 	}
 	var evt *hookd.Event
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(rawTx *sql.Tx) error {
+		tx := s.prepared(rawTx)
 		evt = nil
 		var status string
 		var started sql.NullInt64
-		err := tx.QueryRow(`SELECT status, started_at FROM executions WHERE id = ? AND workspace_id = ?`,
+		err := tx.QueryRow(hqExecution19,
 			p.ID, p.WorkspaceID).Scan(&status, &started)
 		if errors.Is(err, sql.ErrNoRows) {
 			return hookd.Errorf(hookd.ENotFound, "execution not found")
@@ -469,13 +466,12 @@ func (s *Store) ExecutionFinish(ctx context.Context, p hookd.ExecFinishParams) (
 		if started.Valid {
 			dur = max((us(now)-started.Int64)/1000, 0)
 		}
-		if _, err := tx.Exec(`UPDATE executions SET status = ?, result = ?, reason = ?, finished_at = ?, duration_ms = ?,
-				lease_until = NULL WHERE id = ?`,
+		if _, err := tx.Exec(hqExecution20,
 			p.Status, jsonText(p.Result, nil), p.Reason, us(now), dur, p.ID); err != nil {
 			return err
 		}
 		if p.Outcome != nil {
-			if evt, err = s.publishOutcome(tx, p.Outcome, now); err != nil {
+			if evt, err = s.publishOutcome(rawTx, p.Outcome, now); err != nil {
 				return err
 			}
 		}
@@ -532,12 +528,11 @@ func (s *Store) ExecutionsInterrupt(ctx context.Context, now time.Time, outcome 
 		}
 	}
 	var out []hookd.Execution
-	err = s.write(ctx, func(tx *sql.Tx) error {
+	err = s.write(ctx, func(rawTx *sql.Tx) error {
+		tx := s.prepared(rawTx)
 		out = []hookd.Execution{}
 		for i, x := range cands {
-			res, err := tx.Exec(`UPDATE executions SET status = 'failed', reason = ?, finished_at = ?, duration_ms = ?,
-					lease_until = NULL
-				WHERE id = ? AND status = 'running' AND lease_until < ?`,
+			res, err := tx.Exec(hqExecution21,
 				reasonInterrupted, us(now), x.DurationMS, x.ID, us(now))
 			if err != nil {
 				return err
@@ -549,7 +544,7 @@ func (s *Store) ExecutionsInterrupt(ctx context.Context, now time.Time, outcome 
 				continue // finished meanwhile
 			}
 			if events[i] != nil {
-				if _, err := s.publishOutcome(tx, events[i], now); err != nil {
+				if _, err := s.publishOutcome(rawTx, events[i], now); err != nil {
 					return err
 				}
 			}
@@ -580,3 +575,25 @@ func (s *Store) ExecutionsNextRunAt(ctx context.Context) (time.Time, bool, error
 	}
 	return fromUS(at), true, nil
 }
+
+// Hot statements, prepared when the store opens (see prepared.go).
+var hqExecution11 = hot(`INSERT INTO executions (` + executionCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, '', ?, ?, ?, NULL, NULL, 0)`)
+var hqExecution12 = hot(`SELECT run_at, rowid, id, job_id, workspace_id FROM executions
+				WHERE status = 'queued' AND run_at <= ? AND (run_at, rowid) > (?, ?)
+				ORDER BY run_at, rowid LIMIT ?`)
+var hqExecution13 = hot(`UPDATE executions SET status = 'running', started_at = ?,
+					lease_until = ?, lease_owner = ?
+				WHERE id = ? AND status = 'queued' RETURNING ` + executionCols)
+var hqExecution14 = hot(`UPDATE jobs SET last_run_at = ? WHERE id = ?`)
+var hqExecution15 = hot(`SELECT id, workspace_id FROM jobs`)
+var hqExecution16 = hot(`SELECT run_at, rowid, id FROM executions
+			WHERE workspace_id = ? AND job_id = ? AND status = 'queued' AND run_at <= ?
+			ORDER BY run_at, rowid LIMIT ? OFFSET ?`)
+var hqExecution17 = hot(`SELECT ` + jobCols + ` FROM jobs WHERE id = ? AND workspace_id = ?`)
+var hqExecution18 = hot(`SELECT COUNT(*) FROM executions WHERE workspace_id = ? AND job_id = ? AND status = 'running'`)
+var hqExecution19 = hot(`SELECT status, started_at FROM executions WHERE id = ? AND workspace_id = ?`)
+var hqExecution20 = hot(`UPDATE executions SET status = ?, result = ?, reason = ?, finished_at = ?, duration_ms = ?,
+				lease_until = NULL WHERE id = ?`)
+var hqExecution21 = hot(`UPDATE executions SET status = 'failed', reason = ?, finished_at = ?, duration_ms = ?,
+					lease_until = NULL
+				WHERE id = ? AND status = 'running' AND lease_until < ?`)

@@ -69,7 +69,9 @@ type Store struct {
 	done   chan struct{}
 
 	commits, writes atomic.Int64 // group commit counters, see WriteStats
-	busy            atomic.Int64 // nanoseconds the writer spent in transactions
+
+	prep prepCache    // statements prepared on wdb (see prepared.go)
+	busy atomic.Int64 // nanoseconds the writer spent in transactions
 
 	// Owned by the writer goroutine (touched only inside write fns).
 	hooks map[string][]*hookd.Webhook // workspace → active webhooks, for fan-out
@@ -176,6 +178,13 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	if err := s.rstmts.prepare(ctx, rdb); err != nil {
+		s.stmts.close()
+		wdb.Close()
+		rdb.Close()
+		cdb.Close()
+		return nil, err
+	}
+	if err := s.prep.prepare(wdb); err != nil {
 		s.stmts.close()
 		wdb.Close()
 		rdb.Close()

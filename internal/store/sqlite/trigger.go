@@ -145,7 +145,7 @@ func (s *Store) TriggerCreate(ctx context.Context, t *hookd.Trigger) error {
 	return nil
 }
 
-func jobExists(tx *sql.Tx, workspaceID, jobID string) (bool, error) {
+func jobExists(tx writeTx, workspaceID, jobID string) (bool, error) {
 	var ok bool
 	err := tx.QueryRow(`SELECT EXISTS (SELECT 1 FROM jobs WHERE id = ? AND workspace_id = ?)`, jobID, workspaceID).Scan(&ok)
 	return ok, err
