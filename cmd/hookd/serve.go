@@ -120,13 +120,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Lease:          cfg.Lease,
 	})
 	jobs := job.NewEngine(job.EngineConfig{
-		Store:          store,
-		Logger:         log,
-		Metrics:        m,
-		HTTPClient:     guard.Client(0), // each http job's own timeout applies
-		PublishWake:    engine.Wake,
-		ReclaimOnStart: reclaim,
-		ShutdownGrace:  cfg.ShutdownTimeout,
+		Store:       store,
+		Logger:      log,
+		Metrics:     m,
+		HTTPClient:  guard.Client(0), // each http job's own timeout applies
+		PublishWake: engine.Wake,
+		// ReclaimOnStart stays off: Reclaim runs below, before the listener opens.
+		ShutdownGrace: cfg.ShutdownTimeout,
 	})
 	inbound := trigger.NewHandler(trigger.HandlerConfig{
 		Store:          store,
@@ -151,6 +151,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Inbound:           inbound,
 	})
 
+	if reclaim {
+		// Runs the previous process left running were interrupted: fail them
+		// (and send their outcome events) before anyone can read them.
+		if err := jobs.Reclaim(ctx); err != nil {
+			return err
+		}
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err

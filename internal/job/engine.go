@@ -407,6 +407,16 @@ func (e *Engine) publishWake() {
 // job.failed event, at the true time. It goes workspace by workspace rather
 // than through ExecutionsInterrupt, which would need a far-future "now" to
 // take every lease and would stamp that as the finish time.
+// Reclaim fails every running execution as "interrupted" (with its outcome
+// event), as ReclaimOnStart does inside Run. Call it before serving when this
+// process alone uses the database, so no caller sees a stale "running" run.
+func (e *Engine) Reclaim(ctx context.Context) error {
+	if err := e.reclaim(ctx); err != nil {
+		return fmt.Errorf("job engine: reclaim: %w", err)
+	}
+	return nil
+}
+
 func (e *Engine) reclaim(ctx context.Context) error {
 	n := 0
 	for off := 0; ; off += 100 {
