@@ -157,19 +157,27 @@ inbound)
   ;;
 backlog)
   start
-  # An inactive receiver would be paused; a hanging one keeps deliveries pending and due.
-  api POST /v1/webhooks '{"url":"http://127.0.0.1:9/refused","max_attempts":20}' >/dev/null
+  # The backlog webhook's endpoint refuses connections, so its deliveries stay pending. Before
+  # each latency measurement it is deactivated, which holds its pending deliveries (nothing is
+  # attempted meanwhile): what is measured is the cost of a big queue to publishing, not the
+  # engine's retry traffic. The "lat" events go to a second webhook, one delivery each.
+  wh=$(api POST /v1/webhooks '{"url":"http://127.0.0.1:9/refused","events":["bench.*"],"max_attempts":20}' | json "['id']")
+  api POST /v1/webhooks '{"url":"http://127.0.0.1:9/refused","events":["lat"]}' >/dev/null
   lat() { # p50/p99 of 200 sequential publishes, ms
     for i in $(seq 200); do
       curl -so /dev/null -w '%{time_total}\n' -X POST "http://$addr/v1/events" -H "Authorization: Bearer $(cat "$work/data/admin.key")" -d '{"type":"lat","data":{}}'
-    done | sort -n | awk '{a[NR]=$1} END {printf "p50 %.2f ms  p99 %.2f ms\n", a[int(NR*0.5)]*1000, a[int(NR*0.99)]*1000}'
+    done | sort -n | awk '{a[NR]=$1} END {printf "publish latency p50 %.2f ms  p99 %.2f ms\n", a[int(NR*0.5)]*1000, a[int(NR*0.99)]*1000}'
   }
   export HOOKD_API_KEY=$(cat "$work/data/admin.key")
   fill() { (cd "$work/bench" && bin/loadgen -adapter adapters/hookd.json -n "$1" -c 32 -receiver '' -json | grep -o '"ingest_per_s":[0-9.]*'); }
-  echo "pending ≈ 1,000:"; fill 1000
-  lat; echo "RSS $(ps -o rss= -p "$(cat "$work/pid")") KiB"
-  echo "pending ≈ 1,000,000:"; fill 999000
-  lat; echo "RSS $(ps -o rss= -p "$(cat "$work/pid")") KiB"
-  curl -s "http://$addr/metrics" | grep -E '^hookd_delivery_queue_(depth|oldest)'
+  measure() {
+    curl -s "http://$addr/metrics" | grep -E '^hookd_delivery_queue_depth'
+    api PATCH "/v1/webhooks/$wh" '{"active":false}' >/dev/null; sleep 3
+    lat; echo "RSS $(ps -o rss= -p "$(cat "$work/pid")") KiB"
+    api GET "/v1/webhooks/$wh/deliveries/summary"; echo
+    api PATCH "/v1/webhooks/$wh" '{"active":true}' >/dev/null
+  }
+  echo "pending ≈ 1,000:"; fill 1000; measure
+  echo "pending ≈ 1,000,000:"; fill 999000; measure
   ;;
 esac
