@@ -8,10 +8,10 @@ import (
 	"time"
 
 	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/internal/api"
 	"github.com/hookd/hookd/internal/config"
 	"github.com/hookd/hookd/internal/job"
 	"github.com/hookd/hookd/internal/trigger"
-	"github.com/hookd/hookd/signature"
 )
 
 // fullStore is what `hookd serve` needs of a database.
@@ -124,7 +124,7 @@ func applyConfigFile(ctx context.Context, st fullStore, f *config.File, getenv f
 			}
 			t.HasSecret = true
 		}
-		if err := defaultTrigger(t); err != nil {
+		if err := api.PrepareTrigger(t); err != nil {
 			return fmt.Errorf("%s: %s", where, hookd.ErrorMessage(err))
 		}
 		old, err := st.TriggerGetByTokenHash(ctx, t.TokenHash, now)
@@ -143,68 +143,6 @@ func applyConfigFile(ctx context.Context, st fullStore, f *config.File, getenv f
 			return fmt.Errorf("%s: %w", where, err)
 		}
 		log.Info("config file trigger applied", "trigger_id", t.ID, "name", t.Name, "token_prefix", t.TokenPrefix)
-	}
-	return nil
-}
-
-// defaultTrigger fills DESIGN §3's defaults and checks the values.
-func defaultTrigger(t *hookd.Trigger) error {
-	if t.Signature == "" {
-		t.Signature = hookd.SchemeHMACSHA256
-	}
-	switch t.Signature {
-	case hookd.SchemeHMACSHA256, hookd.SchemeGitHub, hookd.SchemeStripe, hookd.SchemeSlack:
-	case hookd.SchemeStandardWebhooks:
-		if t.Secret != "" {
-			if _, err := signature.DecodeSecret(t.Secret); err != nil {
-				return hookd.FieldErrorf("secret", "not a Standard Webhooks secret (whsec_ + base64 of ≥ 24 bytes)")
-			}
-		}
-	default:
-		return hookd.FieldErrorf("signature", "unknown scheme %q", t.Signature)
-	}
-	if len(t.Methods) == 0 {
-		t.Methods = []string{"POST", "GET"}
-	}
-	for _, m := range t.Methods {
-		if m != "POST" && m != "GET" {
-			return hookd.FieldErrorf("methods", "only POST and GET are allowed")
-		}
-	}
-	if t.Mode == "" {
-		t.Mode = hookd.ModeAsync
-	}
-	if t.Mode != hookd.ModeAsync && t.Mode != hookd.ModeSync {
-		return hookd.FieldErrorf("mode", "must be async or sync")
-	}
-	if t.WaitSeconds == 0 {
-		t.WaitSeconds = 25
-	}
-	if t.WaitSeconds < 1 || t.WaitSeconds > 300 {
-		return hookd.FieldErrorf("wait_seconds", "must be 1–300")
-	}
-	if t.RateLimitPerMinute == 0 {
-		t.RateLimitPerMinute = 30
-	}
-	if t.RateLimitPerMinute < 1 {
-		return hookd.FieldErrorf("rate_limit_per_minute", "must be ≥ 1")
-	}
-	if t.CooldownSeconds < 0 || t.CooldownSeconds > 86400 {
-		return hookd.FieldErrorf("cooldown_seconds", "must be 0–86400")
-	}
-	if t.CooldownMode == "" {
-		t.CooldownMode = hookd.CooldownCoalesce
-	}
-	if t.CooldownMode != hookd.CooldownCoalesce && t.CooldownMode != hookd.CooldownDrop {
-		return hookd.FieldErrorf("cooldown_mode", "must be coalesce or drop")
-	}
-	if t.DedupHeader == "" {
-		t.DedupHeader = "webhook-id"
-	}
-	if t.InputMapping != nil {
-		if err := trigger.ValidateMapping(t.InputMapping); err != nil {
-			return err
-		}
 	}
 	return nil
 }

@@ -538,3 +538,38 @@ func headerToken(s string) bool {
 	}
 	return s != ""
 }
+
+// PrepareTrigger gives the unset fields of t DESIGN §3's defaults and checks
+// every field as trigger creation through the API does, secret included. The
+// server's config file declares triggers through it too, so both paths accept
+// exactly the same triggers.
+func PrepareTrigger(t *hookd.Trigger) error {
+	if t.Signature == "" {
+		t.Signature = hookd.SchemeHMACSHA256
+	}
+	if t.Methods == nil {
+		t.Methods = []string{http.MethodPost, http.MethodGet}
+	}
+	if t.Mode == "" {
+		t.Mode = hookd.ModeAsync
+	}
+	if t.CooldownMode == "" {
+		t.CooldownMode = hookd.CooldownCoalesce
+	}
+	if t.WaitSeconds == 0 {
+		t.WaitSeconds = defaultWaitSeconds
+	}
+	if t.RateLimitPerMinute == 0 {
+		t.RateLimitPerMinute = defaultRatePerMinute
+	}
+	if t.DedupHeader == "" {
+		t.DedupHeader = defaultDedupHeader
+	}
+	fe := validateTrigger(t)
+	if t.Secret != "" {
+		if msg := checkGivenSecret(t.Signature, t.Secret); msg != "" {
+			fe.add("secret", msg)
+		}
+	}
+	return fe.err()
+}
