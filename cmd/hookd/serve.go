@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -292,9 +290,7 @@ func bootstrap(ctx context.Context, store hookd.Store, dataDir string, stdout io
 	}
 	secret, fresh := strings.TrimSpace(string(fileKey)), false
 	if ferr != nil || !strings.HasPrefix(secret, "hk_") {
-		if secret, err = NewAPIKeySecret(); err != nil {
-			return err
-		}
+		secret = api.NewAPIKeySecret()
 		// The file first: a crash before the database commit repeats this.
 		tmp := path + ".tmp"
 		if err := os.WriteFile(tmp, []byte(secret+"\n"), 0o600); err != nil {
@@ -318,10 +314,8 @@ func bootstrap(ctx context.Context, store hookd.Store, dataDir string, stdout io
 	} else if !hookd.IsNotFound(err) {
 		return err
 	}
-	key := &hookd.APIKey{
-		ID: hookd.NewID(hookd.PrefixAPIKey), WorkspaceID: ws.ID, Name: "operator", Prefix: secret[:8],
-		Scopes: []string{hookd.ScopeAdmin}, Operator: true, Hash: hookd.HashToken(secret), CreatedAt: now,
-	}
+	key := api.APIKeyRecord(ws.ID, "operator", []string{hookd.ScopeAdmin}, secret, now)
+	key.Operator = true
 	if err := store.APIKeyCreate(ctx, key); err != nil {
 		return err
 	}
@@ -330,13 +324,4 @@ func bootstrap(ctx context.Context, store hookd.Store, dataDir string, stdout io
 	}
 	log.Info("created the operator key", "key_id", key.ID)
 	return nil
-}
-
-// NewAPIKeySecret returns hk_ followed by 32 random bytes in base64url.
-func NewAPIKeySecret() (string, error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return "hk_" + base64.RawURLEncoding.EncodeToString(b), nil
 }

@@ -31,9 +31,21 @@ type apiKeyWithSecret struct {
 // bytes in unpadded base64url; the record holds its SHA-256. It returns the
 // record to store and the secret to show once.
 func newAPIKey(ws, name string, scopes []string, now time.Time) (*hookd.APIKey, string) {
+	secret := NewAPIKeySecret()
+	return APIKeyRecord(ws, name, scopes, secret, now), secret
+}
+
+// NewAPIKeySecret returns a new API key secret: "hk_" and 32 random bytes in
+// unpadded base64url.
+func NewAPIKeySecret() string {
 	var b [32]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go ≥ 1.24)
-	secret := "hk_" + base64.RawURLEncoding.EncodeToString(b[:])
+	return "hk_" + base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// APIKeyRecord returns the record stored for the key secret: its SHA-256 and
+// the prefix shown in lists, never the secret itself.
+func APIKeyRecord(ws, name string, scopes []string, secret string, now time.Time) *hookd.APIKey {
 	return &hookd.APIKey{
 		ID:          hookd.NewIDAt(hookd.PrefixAPIKey, now),
 		WorkspaceID: ws,
@@ -42,7 +54,7 @@ func newAPIKey(ws, name string, scopes []string, now time.Time) (*hookd.APIKey, 
 		Scopes:      scopes,
 		Hash:        hookd.HashToken(secret),
 		CreatedAt:   now,
-	}, secret
+	}
 }
 
 func (s *Server) handleAPIKeyCreate(w http.ResponseWriter, r *http.Request, key *hookd.APIKey) error {
