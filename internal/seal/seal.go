@@ -103,3 +103,27 @@ func decodeKey(s, where string) ([]byte, error) {
 	}
 	return key, nil
 }
+
+// sealer is what SealOptional and OpenOptional use (hookd.Sealer).
+type sealer interface {
+	Seal(plaintext []byte) ([]byte, error)
+	Open(sealed []byte) ([]byte, error)
+}
+
+// SealOptional seals plain, or returns nil for "": a secret that is not set
+// (a trigger without one, a rotation grace that has ended) is stored as NULL.
+func SealOptional(s sealer, plain string) ([]byte, error) {
+	if plain == "" {
+		return nil, nil
+	}
+	return s.Seal([]byte(plain))
+}
+
+// OpenOptional opens what SealOptional stored: "" for nil.
+func OpenOptional(s sealer, sealed []byte) (string, error) {
+	if sealed == nil {
+		return "", nil
+	}
+	pt, err := s.Open(sealed)
+	return string(pt), err
+}

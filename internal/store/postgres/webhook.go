@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/internal/seal"
 )
 
 const webhookCols = `id, workspace_id, url, events, filters, owner_id, description, max_attempts,
@@ -36,10 +37,8 @@ func (s *Store) encodeWebhook(wh *hookd.Webhook) (*webhookRow, error) {
 	if r.secret, err = s.sealer.Seal([]byte(wh.Secret)); err != nil {
 		return nil, err
 	}
-	if wh.PreviousSecret != "" {
-		if r.previous, err = s.sealer.Seal([]byte(wh.PreviousSecret)); err != nil {
-			return nil, err
-		}
+	if r.previous, err = seal.SealOptional(s.sealer, wh.PreviousSecret); err != nil {
+		return nil, err
 	}
 	return &r, nil
 }
@@ -69,12 +68,8 @@ func (s *Store) scanWebhook(sc pgx.Row, open bool) (*hookd.Webhook, error) {
 			return nil, err
 		}
 		wh.Secret = string(pt)
-		if previous != nil {
-			pt, err := s.sealer.Open(previous)
-			if err != nil {
-				return nil, err
-			}
-			wh.PreviousSecret = string(pt)
+		if wh.PreviousSecret, err = seal.OpenOptional(s.sealer, previous); err != nil {
+			return nil, err
 		}
 	}
 	return &wh, nil

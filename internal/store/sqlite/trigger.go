@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/internal/seal"
 )
 
 const triggerCols = `id, workspace_id, job_id, owner_id, name, token_prefix, is_active, signature, methods, mode,
@@ -37,15 +38,11 @@ func (s *Store) encodeTrigger(t *hookd.Trigger) (*triggerRow, error) {
 		return nil, err
 	}
 	r.mapping = string(b)
-	if t.Secret != "" {
-		if r.secret, err = s.sealer.Seal([]byte(t.Secret)); err != nil {
-			return nil, err
-		}
+	if r.secret, err = seal.SealOptional(s.sealer, t.Secret); err != nil {
+		return nil, err
 	}
-	if t.PreviousSecret != "" {
-		if r.previous, err = s.sealer.Seal([]byte(t.PreviousSecret)); err != nil {
-			return nil, err
-		}
+	if r.previous, err = seal.SealOptional(s.sealer, t.PreviousSecret); err != nil {
+		return nil, err
 	}
 	t.HasSecret = t.Secret != ""
 	if len(t.PreviousTokenHash) == 0 {
@@ -79,19 +76,13 @@ func (s *Store) scanTrigger(sc rowScanner) (*hookd.Trigger, error) {
 	t.PreviousTokenExpiresAt = fromNullUS(prevTokenExp)
 	t.PreviousSecretExpiresAt = fromNullUS(prevSecretExp)
 	t.CreatedAt, t.UpdatedAt = fromUS(created), fromUS(updated)
-	if secret != nil {
-		pt, err := s.sealer.Open(secret)
-		if err != nil {
-			return nil, err
-		}
-		t.Secret, t.HasSecret = string(pt), true
+	var err error
+	if t.Secret, err = seal.OpenOptional(s.sealer, secret); err != nil {
+		return nil, err
 	}
-	if previous != nil {
-		pt, err := s.sealer.Open(previous)
-		if err != nil {
-			return nil, err
-		}
-		t.PreviousSecret = string(pt)
+	t.HasSecret = secret != nil
+	if t.PreviousSecret, err = seal.OpenOptional(s.sealer, previous); err != nil {
+		return nil, err
 	}
 	return &t, nil
 }
