@@ -17,12 +17,12 @@ import (
 // Trigger limits and defaults (DESIGN §3).
 const (
 	maxTriggerName       = 255
-	defaultWaitSeconds   = 25
-	maxWaitSeconds       = 300
+	defaultWaitSeconds   = trigger.DefaultWaitSeconds
+	maxWaitSeconds       = trigger.MaxWaitSeconds
 	defaultRatePerMinute = 30
 	maxRatePerMinute     = 100_000_000 // high enough for load tests from one address
 	maxCooldownSeconds   = 86400
-	defaultDedupHeader   = "webhook-id"
+	defaultDedupHeader   = trigger.DefaultDedupHeader
 	maxDedupHeader       = 255
 	maxGivenSecret       = 1024
 	tokenPrefixLen       = 8 // characters of the token kept in token_prefix
