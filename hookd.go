@@ -9,8 +9,6 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"time"
-
-	"github.com/segmentio/ksuid"
 )
 
 // Version is reported in User-Agent and /healthz. Set by the linker.
@@ -30,17 +28,9 @@ const (
 	PrefixCall      = "call_"
 )
 
-// NewID returns prefix plus a new KSUID (sortable by creation time).
-func NewID(prefix string) string { return prefix + ksuid.New().String() }
-
-// NewIDAt returns prefix plus a KSUID stamped with t.
-func NewIDAt(prefix string, t time.Time) string {
-	id, err := ksuid.NewRandomWithTime(t)
-	if err != nil {
-		return NewID(prefix)
-	}
-	return prefix + id.String()
-}
+// NewID returns prefix plus a new KSUID (sortable by creation time), as
+// NewIDAt(prefix, time.Now()).
+func NewID(prefix string) string { return NewIDAt(prefix, time.Now()) }
 
 // HashToken returns the SHA-256 of a secret token (API key, trigger token). Only
 // hashes are stored.

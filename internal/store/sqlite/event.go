@@ -27,7 +27,7 @@ func (s *Store) EventPublish(ctx context.Context, p hookd.PublishParams) (*hookd
 		data = json.RawMessage("{}")
 	}
 	evt := &hookd.Event{
-		ID:             s.eventIDs.at(now),
+		ID:             hookd.NewIDAt(hookd.PrefixEvent, now),
 		WorkspaceID:    p.WorkspaceID,
 		Type:           p.Type,
 		Data:           data,
@@ -91,7 +91,7 @@ func (s *Store) publishTx(tx *sql.Tx, evt *hookd.Event) (existing *hookd.Event, 
 	}
 	evt.DeliveryIDs = make([]string, len(matched))
 	for i := range matched {
-		evt.DeliveryIDs[i] = s.deliveryIDs.at(evt.Timestamp)
+		evt.DeliveryIDs[i] = hookd.NewIDAt(hookd.PrefixDelivery, evt.Timestamp)
 	}
 	ids, err := json.Marshal(evt.DeliveryIDs)
 	if err != nil {

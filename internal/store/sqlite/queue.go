@@ -364,7 +364,7 @@ func (s *Store) DeliveriesComplete(ctx context.Context, results []hookd.AttemptR
 			a.StartedAt = r.Now
 		}
 		if a.ID == "" {
-			a.ID = s.attemptIDs.at(a.StartedAt)
+			a.ID = hookd.NewIDAt(hookd.PrefixAttempt, a.StartedAt)
 		}
 		attempts[i] = a
 		if !seen[r.DeliveryID] {

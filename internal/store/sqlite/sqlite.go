@@ -78,9 +78,6 @@ type Store struct {
 	stmts stmts
 
 	rstmts rstmts // on the read pool
-
-	// Ids of the rows inserted per delivery (see idGen).
-	eventIDs, deliveryIDs, attemptIDs *idGen
 }
 
 var _ hookd.Store = (*Store)(nil)
@@ -166,10 +163,6 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		ops:    make(chan *writeOp, maxBatchOps),
 		done:   make(chan struct{}),
 		hooks:  map[string][]*hookd.Webhook{},
-
-		eventIDs:    newIDGen(hookd.PrefixEvent),
-		deliveryIDs: newIDGen(hookd.PrefixDelivery),
-		attemptIDs:  newIDGen(hookd.PrefixAttempt),
 	}
 	if err := s.stmts.prepare(ctx, wdb); err != nil {
 		wdb.Close()
@@ -420,7 +413,7 @@ func (s *Store) commit(batch []*writeOp) {
 			errs[i] = err
 			continue
 		}
-		if _, err := tx.Exec("SAVEPOINT op"); err != nil {
+		if _, err := s.prepared(tx).Exec(hqSavepoint); err != nil {
 			tx.Rollback()
 			fail(fmt.Errorf("sqlite: savepoint: %w", err))
 			return
@@ -428,7 +421,7 @@ func (s *Store) commit(batch []*writeOp) {
 		if err := call(op.fn, tx); err != nil {
 			errs[i] = err
 			clear(s.hooks)
-			if _, rerr := tx.Exec("ROLLBACK TO op"); rerr != nil {
+			if _, rerr := s.prepared(tx).Exec(hqRollbackTo); rerr != nil {
 				// The transaction itself is gone (e.g. an I/O error rolled it
 				// back): nobody's work survives.
 				tx.Rollback()
@@ -436,7 +429,7 @@ func (s *Store) commit(batch []*writeOp) {
 				return
 			}
 		}
-		if _, err := tx.Exec("RELEASE op"); err != nil {
+		if _, err := s.prepared(tx).Exec(hqRelease); err != nil {
 			tx.Rollback()
 			fail(fmt.Errorf("sqlite: release savepoint: %w", err))
 			return
@@ -452,6 +445,14 @@ func (s *Store) commit(batch []*writeOp) {
 		op.done <- errs[i]
 	}
 }
+
+// The savepoint around each op of a batch, prepared: parsing them anew would
+// cost more than running them.
+var (
+	hqSavepoint  = hot("SAVEPOINT op")
+	hqRelease    = hot("RELEASE op")
+	hqRollbackTo = hot("ROLLBACK TO op")
+)
 
 // call runs fn, turning a panic into an error so that one bad caller cannot
 // stop the writer.
