@@ -26,8 +26,10 @@ type InboundStore interface {
 	// DispositionDuplicate pointing at the first execution; else the cooldown
 	// (DESIGN §3: coalesce folds the call into the window's one trailing run,
 	// updating its input to p.Input; drop points at the window's leading run);
-	// else a new queued execution. The call, the execution, the dedup key and
-	// the trigger's last_used_at are committed before it returns.
+	// else a new queued execution (or a running one, see
+	// CallAcceptParams.Start). The call, the execution, the dedup key and the
+	// trigger's last_used_at (kept to the second: a call within a second of
+	// the stored time leaves it) are committed before it returns.
 	CallAccept(ctx context.Context, p CallAcceptParams) (*CallAcceptResult, error)
 	// CallRecord stores a refused call (no execution).
 	CallRecord(ctx context.Context, c *Call) error
@@ -54,8 +56,8 @@ type InboundStore interface {
 	// running with StartedAt and a lease, and the job's last_run_at.
 	ExecutionsClaim(ctx context.Context, p ExecClaimParams) ([]ClaimedExecution, error)
 	// ExecutionFinish sets the final status, result or reason and duration,
-	// and publishes the outcome event (when p.Outcome is set) in the same
-	// transaction.
+	// and publishes the run's event (p.Event) and the outcome event (when
+	// p.Outcome is set) in the same transaction.
 	ExecutionFinish(ctx context.Context, p ExecFinishParams) (*Event, error)
 	// ExecutionsInterrupt fails running executions whose lease ended before
 	// now with reason "interrupted", publishing each one's outcome event
@@ -106,6 +108,29 @@ type CallAcceptParams struct {
 	DedupKey string   // "" = no dedup
 	Input    json.RawMessage
 	Now      time.Time
+	// Start, when set, asks that a new run due at once start in the same
+	// transaction, sparing the job engine a claim: when its job has room
+	// under its concurrency and no earlier due run of the job waits, the run
+	// is stored running as ExecutionsClaim would start it (StartedAt, a
+	// lease held by Start.Owner, the job's last_run_at) and returned in
+	// CallAcceptResult.Started. A store may ignore it; the run is then
+	// queued as without it.
+	Start *ExecStart
+}
+
+// ExecStart is who starts a run at once and for how long at least it holds
+// its lease (as ExecClaimParams' Owner and Lease).
+type ExecStart struct {
+	Owner string
+	Lease time.Duration
+	// Inline, when set, may end the run in the same transaction: given the
+	// started run and its job, it returns how the run ends, as
+	// ExecutionFinish would record it (Status, Result or Reason, Event and
+	// OnEvent, Outcome; Now is the start), or nil to leave it running. It is
+	// for runs that are nothing but writes to the store, such as an event
+	// job's publish. It runs inside the store's transaction, so it must be
+	// quick and must not use the store.
+	Inline func(c *ClaimedExecution) *ExecFinishParams
 }
 
 // CallAcceptResult says what became of an accepted call.
@@ -113,6 +138,10 @@ type CallAcceptResult struct {
 	Disposition string // accepted, duplicate, coalesced, dropped
 	Execution   *Execution
 	CallID      string
+	// Started is the new run with its job when CallAcceptParams.Start
+	// started it (Execution is then the same run); it is already finished
+	// (succeeded, failed or canceled) when ExecStart.Inline ended it.
+	Started *ClaimedExecution
 }
 
 // ExecClaimParams controls ExecutionsClaim.
@@ -138,4 +167,12 @@ type ExecFinishParams struct {
 	Reason      string
 	Now         time.Time
 	Outcome     *PublishParams // job.succeeded / job.failed, published atomically
+	// Event, for a run of an event job that succeeded, is the job's event
+	// (DESIGN §4): published in the same transaction, first, so that a run's
+	// event and its end are recorded together or not at all. OnEvent, when
+	// set, is then called with the published event to fill in Result and
+	// Outcome; it runs inside the store's transaction, so it must be quick
+	// and must not use the store.
+	Event   *PublishParams
+	OnEvent func(evt *Event, p *ExecFinishParams)
 }

@@ -27,7 +27,7 @@ type Store interface {
 
 // Engine defaults and limits.
 const (
-	DefaultWorkers       = 64
+	DefaultWorkers       = 256
 	DefaultKillGrace     = 5 * time.Second
 	DefaultShutdownGrace = 30 * time.Second
 	DefaultPollInterval  = time.Second
@@ -68,7 +68,8 @@ type EngineConfig struct {
 	// PublishWake wakes the outbound delivery engine after events were
 	// published (outcome events, event jobs). May be nil.
 	PublishWake func()
-	// Workers bounds the executions this process runs at once (default 64).
+	// Workers bounds the executions this process runs at once, calls' runs
+	// being started at accept (Reserve) included (default 256).
 	Workers int
 	// Lease is how long a claim holds an execution at least before another
 	// node may declare it interrupted (default 10 min; the store makes it no
@@ -105,7 +106,10 @@ type Engine struct {
 	freed chan struct{}
 
 	mu       sync.Mutex
-	inflight int
+	inflight int // runs going on and workers reserved (Reserve)
+	// accepting is true while Run claims: only then may Reserve take a
+	// worker (so every run is under runs before Run waits for them).
+	accepting bool
 	// finishedSince counts runs finished since the last claim.
 	finishedSince int
 	waiters       map[string]*waiter
@@ -185,6 +189,9 @@ func (e *Engine) Run(ctx context.Context) error {
 			return fmt.Errorf("job engine: reclaim: %w", err)
 		}
 	}
+	e.mu.Lock()
+	e.accepting = true
+	e.mu.Unlock()
 	schedDone := make(chan struct{})
 	go func() { defer close(schedDone); e.runScheduler(ctx) }()
 
@@ -258,6 +265,9 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 	}
 	<-schedDone
+	e.mu.Lock()
+	e.accepting = false
+	e.mu.Unlock()
 
 	done := make(chan struct{})
 	go func() { e.runs.Wait(); close(done) }()
@@ -319,6 +329,47 @@ func (e *Engine) claimOnce(ctx context.Context, afterShort bool) (full bool, err
 	return len(claimed) == limit, nil
 }
 
+// Reserve takes a worker for a run that the call path may start at once,
+// in the transaction that records it (hookd.CallAcceptParams.Start): the
+// engine's lease owner and lease, or nil when no worker is free or the
+// engine is not running. Whoever got a reservation must hand it back
+// through Started.
+func (e *Engine) Reserve() *hookd.ExecStart {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.accepting || e.inflight >= e.cfg.Workers {
+		return nil
+	}
+	e.inflight++
+	e.runs.Add(1)
+	return &hookd.ExecStart{Owner: e.cfg.Node, Lease: e.cfg.Lease, Inline: e.inline}
+}
+
+// Started ends a reservation: c is the run the store started with it, which
+// the engine now runs as its own claim; nil gives the worker back (the run
+// was queued, or nothing was recorded).
+func (e *Engine) Started(c *hookd.ClaimedExecution) {
+	if c != nil && c.Status != hookd.ExecRunning {
+		// Ended in the same transaction (ExecStart.Inline).
+		if m := e.cfg.Metrics; m != nil {
+			m.Executions.WithLabelValues(c.Status).Inc()
+		}
+		e.publishWake()
+		e.notify(c.ID)
+		c = nil
+	}
+	if c == nil {
+		// No run finished: the claim loop is not woken (the caller wakes it
+		// when it queued a run).
+		e.mu.Lock()
+		e.inflight--
+		e.mu.Unlock()
+		e.runs.Done()
+		return
+	}
+	go e.execute(c)
+}
+
 // release frees a worker and wakes the claim loop: the finished run may
 // also have freed a slot of its job's concurrency.
 func (e *Engine) release() {
@@ -336,6 +387,12 @@ func (e *Engine) release() {
 func (e *Engine) execute(c *hookd.ClaimedExecution) {
 	defer e.runs.Done()
 	defer e.release()
+	if cfg, err := DecodeConfig(c.Job.Kind, c.Job.Config); err == nil {
+		if ev, ok := cfg.(EventConfig); ok {
+			e.executeEvent(c, ev)
+			return
+		}
+	}
 	result, err := e.runJob(e.runCtx, &c.Job, c.Input, c.ID, 0, nil)
 	status, reason := hookd.ExecSucceeded, ""
 	if err != nil {
@@ -357,6 +414,56 @@ func (e *Engine) execute(c *hookd.ClaimedExecution) {
 		Now: now, Outcome: outcomeEvent(&exe, &c.Job, now),
 	})
 	e.notify(exe.ID)
+}
+
+// executeEvent runs an execution of an event job: its event is published by
+// the transaction that records the run's end (ExecFinishParams.Event), so
+// the run costs one write and its event exists exactly when the run
+// succeeded. (Event jobs inside a group publish through runEvent.)
+func (e *Engine) executeEvent(c *hookd.ClaimedExecution, ev EventConfig) {
+	now := e.cfg.Now()
+	started := now
+	if c.StartedAt != nil {
+		started = *c.StartedAt
+	}
+	e.finish(eventFinish(c, ev, started, now))
+	e.notify(c.ID)
+}
+
+// eventFinish is how a run c of an event job that started at started ends at
+// now: succeeded, publishing its event, with the result {event_id,
+// deliveries} and the job.succeeded outcome.
+func eventFinish(c *hookd.ClaimedExecution, ev EventConfig, started, now time.Time) hookd.ExecFinishParams {
+	exe := c.Execution
+	exe.Status = hookd.ExecSucceeded
+	exe.DurationMS = max(now.Sub(started).Milliseconds(), 0)
+	job := c.Job
+	return hookd.ExecFinishParams{
+		WorkspaceID: exe.WorkspaceID, ID: exe.ID, Status: hookd.ExecSucceeded, Now: now,
+		Event: &hookd.PublishParams{
+			WorkspaceID: job.WorkspaceID, Type: ev.Type, Data: eventData(c.Input), OwnerID: job.OwnerID, Now: now,
+		},
+		OnEvent: func(evt *hookd.Event, p *hookd.ExecFinishParams) {
+			x := exe
+			x.Result = eventResult(evt)
+			p.Result, p.Outcome = x.Result, outcomeEvent(&x, &job, now)
+		},
+	}
+}
+
+// inline ends a run of an event job in the transaction that starts it
+// (hookd.ExecStart.Inline): publishing is all such a run does.
+func (e *Engine) inline(c *hookd.ClaimedExecution) *hookd.ExecFinishParams {
+	if c.Job.Kind != hookd.JobEvent || c.StartedAt == nil {
+		return nil
+	}
+	cfg, err := DecodeConfig(c.Job.Kind, c.Job.Config)
+	if err != nil {
+		return nil // the engine's run records why
+	}
+	now := *c.StartedAt
+	p := eventFinish(c, cfg.(EventConfig), now, now)
+	return &p
 }
 
 // reason is the text a failed execution records for err.
@@ -704,14 +811,21 @@ func (e *Engine) runEvent(ctx context.Context, j *hookd.Job, c EventConfig, inpu
 		return nil, fmt.Errorf("publish event: %w", err)
 	}
 	e.publishWake()
+	return eventResult(evt), nil
+}
+
+// eventResult is the result of an event job's run that published evt:
+// {"event_id", "deliveries"}.
+func eventResult(evt *hookd.Event) json.RawMessage {
 	ids := evt.DeliveryIDs
 	if ids == nil {
 		ids = []string{}
 	}
-	return json.Marshal(struct {
+	b, _ := json.Marshal(struct {
 		EventID    string   `json:"event_id"`
 		Deliveries []string `json:"deliveries"`
-	}{evt.ID, ids})
+	}{evt.ID, ids}) // strings only: never fails
+	return b
 }
 
 // eventData is an event job's data for input: the input itself when it is a

@@ -436,9 +436,9 @@ func TestEngineEventJob(t *testing.T) {
 					t.Errorf("delivery %s: event %s webhook %s", id, d.EventID, d.WebhookID)
 				}
 			}
-			// The event job's event and the outcome event each wake the
-			// delivery engine.
-			e.waitFor("two PublishWake calls", func() bool { return e.wakes.Load()-before >= 2 })
+			// The run's end, which publishes its event and its outcome in
+			// one transaction, wakes the delivery engine.
+			e.waitFor("a PublishWake call", func() bool { return e.wakes.Load()-before >= 1 })
 		})
 	}
 }
@@ -771,4 +771,72 @@ func TestEngineFutureRunAt(t *testing.T) {
 	if got.StartedAt.Before(runAt.Truncate(time.Millisecond)) {
 		t.Errorf("started %s, before its RunAt %s", got.StartedAt, runAt)
 	}
+}
+
+// TestEngineReserve: the call path's reservations (Reserve/Started) take
+// workers only while the engine runs, within Workers; a reservation's run is
+// the engine's to run, or to count when the store ended it inline.
+func TestEngineReserve(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	idle := job.NewEngine(job.EngineConfig{Store: e.store, Workers: 2})
+	if st := idle.Reserve(); st != nil {
+		t.Fatalf("Reserve on an engine that is not running: %+v, want nil", st)
+	}
+	g := e.start(func(c *job.EngineConfig) { c.Workers, c.Node = 2, "node-x" })
+	e.waitFor("the engine to run", func() bool {
+		st := g.Reserve()
+		if st != nil {
+			g.Started(nil)
+		}
+		return st != nil
+	})
+	a, b := g.Reserve(), g.Reserve()
+	if a == nil || b == nil || a.Owner != "node-x" || a.Lease <= 0 || a.Inline == nil {
+		t.Fatalf("reservations %+v, %+v; want two, owned by node-x", a, b)
+	}
+	if c := g.Reserve(); c != nil {
+		t.Fatalf("a third reservation with Workers 2: %+v", c)
+	}
+	g.Started(nil)
+	if c := g.Reserve(); c == nil {
+		t.Fatal("no reservation after one was handed back")
+	}
+
+	// Inline ends an event job's run (and nothing else's) with its event.
+	ev := e.job("ev", hookd.JobEvent, `{"type":"order.paid"}`, nil)
+	now := e.clock.Now()
+	x := hookd.Execution{ID: "exe_1", WorkspaceID: e.ws.ID, JobID: ev.ID, Status: hookd.ExecRunning, StartedAt: &now,
+		Input: json.RawMessage(`{"n":1}`)}
+	p := a.Inline(&hookd.ClaimedExecution{Execution: x, Job: *ev})
+	if p == nil || p.Status != hookd.ExecSucceeded || p.Event == nil || p.Event.Type != "order.paid" || p.OnEvent == nil {
+		t.Fatalf("inline end of an event run: %+v", p)
+	}
+	p.OnEvent(&hookd.Event{ID: "evt_1", DeliveryIDs: []string{"dlv_1"}}, p)
+	sameJSON(t, "inline result", p.Result, `{"event_id":"evt_1","deliveries":["dlv_1"]}`)
+	if p.Outcome == nil || p.Outcome.Type != job.EventJobSucceeded {
+		t.Errorf("inline outcome %+v, want job.succeeded", p.Outcome)
+	}
+	cmd := e.job("cmd", hookd.JobHTTP, `{"url":"https://internal.example/x"}`, nil)
+	if p := a.Inline(&hookd.ClaimedExecution{Execution: x, Job: *cmd}); p != nil {
+		t.Errorf("inline end of an http run: %+v, want nil", p)
+	}
+
+	// A run the store ended inline is counted, and the delivery engine woken;
+	// its reservation is handed back.
+	before, wakes := e.counter(hookd.ExecSucceeded), e.wakes.Load()
+	done := x
+	done.Status = hookd.ExecSucceeded
+	g.Started(&hookd.ClaimedExecution{Execution: done, Job: *ev})
+	if got := e.counter(hookd.ExecSucceeded); got != before+1 || e.wakes.Load() != wakes+1 {
+		t.Errorf("after an inline run: succeeded %v→%v, wakes %d→%d", before, got, wakes, e.wakes.Load())
+	}
+	g.Started(nil)
+	a, b = g.Reserve(), g.Reserve()
+	if a == nil || b == nil {
+		t.Fatal("reservations not all handed back")
+	}
+	// Run waits for held reservations at shutdown: hand them back.
+	g.Started(nil)
+	g.Started(nil)
 }

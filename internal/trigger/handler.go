@@ -81,6 +81,17 @@ type Waiter interface {
 	Wake()
 }
 
+// Starter is what a Waiter may also do (*job.Engine does): lend a worker so
+// that a call's new run starts in the transaction that records it
+// (hookd.CallAcceptParams.Start) instead of waiting for a claim.
+type Starter interface {
+	// Reserve takes a worker: nil when none is free.
+	Reserve() *hookd.ExecStart
+	// Started hands a reservation back: with the run the store started
+	// (which the engine then runs), or nil when none was.
+	Started(c *hookd.ClaimedExecution)
+}
+
 // HandlerConfig configures a Handler. Zero values take the documented
 // defaults; Store and Jobs are required.
 type HandlerConfig struct {
@@ -419,6 +430,13 @@ func (c *call) accept(input json.RawMessage) {
 	if dedupHeader == "" {
 		dedupHeader = DefaultDedupHeader
 	}
+	// A new run may start in the transaction that records it, sparing the
+	// engine a claim, when the engine has a worker for it.
+	starter, _ := h.jobs.(Starter)
+	var start *hookd.ExecStart
+	if starter != nil {
+		start = starter.Reserve()
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), storeTimeout)
 	res, err := h.store.CallAccept(ctx, hookd.CallAcceptParams{
 		Trigger:  t,
@@ -426,8 +444,16 @@ func (c *call) accept(input json.RawMessage) {
 		DedupKey: dedupKey(r.Header.Get(dedupHeader)),
 		Input:    input,
 		Now:      c.now,
+		Start:    start,
 	})
 	cancel()
+	if start != nil {
+		var started *hookd.ClaimedExecution
+		if err == nil {
+			started = res.Started
+		}
+		starter.Started(started)
+	}
 	if err != nil {
 		if hookd.IsNotFound(err) {
 			// The trigger went away since it was looked up.
@@ -453,7 +479,9 @@ func (c *call) accept(input json.RawMessage) {
 		writeAnswer(w, http.StatusAccepted, answer{Success: true, ExecutionID: exeID, Status: res.Disposition})
 		return
 	}
-	h.jobs.Wake()
+	if res.Started == nil {
+		h.jobs.Wake()
+	}
 	if t.Mode != hookd.ModeSync || res.Execution == nil {
 		writeAnswer(w, http.StatusAccepted, answer{Success: true, ExecutionID: exeID, Status: hookd.ExecQueued})
 		return
@@ -466,7 +494,7 @@ func (c *call) accept(input json.RawMessage) {
 func (c *call) wait(x *hookd.Execution) {
 	h, w := c.h, c.w
 	d := waitFor(c.t.WaitSeconds, c.r.URL.Query().Get("wait"))
-	if d > 0 {
+	if done := x.Status == hookd.ExecSucceeded || x.Status == hookd.ExecFailed || x.Status == hookd.ExecCanceled; d > 0 && !done {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(c.r.Context()), d)
 		got, err := h.jobs.Wait(ctx, x.WorkspaceID, x.ID)
 		cancel()

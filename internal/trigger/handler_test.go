@@ -909,7 +909,9 @@ func TestHandlerSync(t *testing.T) {
 		}
 	})
 	t.Run("WaitZero", func(t *testing.T) {
-		e.call(t, tok, req{body: []byte(`{"do":"ok"}`), query: "wait=0"}).want(t, http.StatusAccepted, hookd.ExecQueued)
+		// No wait: 202 with the run's state, which started in the
+		// transaction that recorded the call (the engine had a worker).
+		e.call(t, tok, req{body: []byte(`{"do":"ok"}`), query: "wait=0"}).want(t, http.StatusAccepted, hookd.ExecRunning)
 	})
 	e.wantCalls(t, tr, "accepted 202", "accepted 202", "accepted 202", "accepted 202")
 }

@@ -61,8 +61,8 @@ type callState struct {
 //
 // New runs have Source webhook, the trigger's id and job. The call (status
 // 202, or 200 for a duplicate), the run, the dedup key (pointing at the run
-// the call became) and the trigger's last_used_at = p.Now are committed
-// before it returns. ENotFound when the trigger no longer exists.
+// the call became) and the trigger's last_used_at = p.Now (unless it is
+// within a second of that already) are committed before it returns. ENotFound when the trigger no longer exists.
 //
 // Across nodes: the first statement updates the trigger's last_used_at,
 // which locks its row until commit, so calls to one trigger are decided one
@@ -95,7 +95,11 @@ func (s *Store) CallAccept(ctx context.Context, p hookd.CallAcceptParams) (*hook
 		res, created = nil, false
 		var st callState
 		b := &pgx.Batch{}
-		b.Queue(`UPDATE triggers SET last_used_at = $1 WHERE id = $2 AND workspace_id = $3 RETURNING job_id`,
+		// last_used_at is kept to the second (as on SQLite); the update
+		// locks the row either way.
+		b.Queue(`UPDATE triggers SET last_used_at = CASE
+				WHEN last_used_at IS NULL OR last_used_at <= $1::timestamptz - interval '1 second' THEN $1 ELSE last_used_at END
+			WHERE id = $2 AND workspace_id = $3 RETURNING job_id`,
 			now, tr.ID, tr.WorkspaceID).QueryRow(func(r pgx.Row) error {
 			err := r.Scan(&st.jobID)
 			if errors.Is(err, pgx.ErrNoRows) {

@@ -481,9 +481,9 @@ func (s *Store) ExecutionFinish(ctx context.Context, p hookd.ExecFinishParams) (
 	if p.Now.IsZero() {
 		now = trunc(s.now())
 	}
-	var evt *hookd.Event
+	var evt, ran *hookd.Event
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		evt = nil
+		evt, ran = nil, nil
 		var status string
 		var started *time.Time
 		err := tx.QueryRow(ctx, `SELECT status, started_at FROM executions WHERE id = $1 AND workspace_id = $2 FOR UPDATE`,
@@ -500,6 +500,15 @@ func (s *Store) ExecutionFinish(ctx context.Context, p hookd.ExecFinishParams) (
 		var dur int64
 		if started != nil {
 			dur = max(now.Sub(*started).Milliseconds(), 0)
+		}
+		p := p // OnEvent fills in this try's copy
+		if p.Event != nil {
+			if ran, err = s.publishOutcome(ctx, tx, p.Event, now); err != nil {
+				return err
+			}
+			if p.OnEvent != nil {
+				p.OnEvent(ran, &p)
+			}
 		}
 		if _, err := tx.Exec(ctx, `UPDATE executions SET status = $1, result = $2, reason = $3, finished_at = $4,
 				duration_ms = $5, lease_until = NULL WHERE id = $6 AND workspace_id = $7`,
@@ -519,9 +528,9 @@ func (s *Store) ExecutionFinish(ctx context.Context, p hookd.ExecFinishParams) (
 		}
 		return nil, fmt.Errorf("postgres: execution finish: %w", err)
 	}
-	// A slot of the job is free; the outcome may have made deliveries.
+	// A slot of the job is free; the events may have made deliveries.
 	s.wake(hookd.WakeExecutions)
-	if evt != nil && len(evt.DeliveryIDs) > 0 {
+	if (evt != nil && len(evt.DeliveryIDs) > 0) || (ran != nil && len(ran.DeliveryIDs) > 0) {
 		s.wake(hookd.WakeDeliveries)
 	}
 	return evt, nil

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -13,6 +14,9 @@ import (
 
 // DedupWindow is how long a trigger remembers a dedup key.
 const DedupWindow = 24 * time.Hour
+
+// lastUsedResolution is how stale a trigger's last_used_at may be.
+const lastUsedResolution = time.Second
 
 const callCols = `id, workspace_id, trigger_id, disposition, execution_id, ip, method, status_code, detail, created`
 
@@ -69,22 +73,37 @@ func (s *Store) CallAccept(ctx context.Context, p hookd.CallAcceptParams) (*hook
 	if base.ID == "" {
 		base.ID = hookd.NewIDAt(hookd.PrefixCall, now)
 	}
+	// A new run, made ready here rather than in the writer (its id, its
+	// input checked as JSON): decideCall copies it when the call becomes one.
+	run := hookd.Execution{
+		WorkspaceID: tr.WorkspaceID, TriggerID: tr.ID, Source: hookd.SourceWebhook, Input: p.Input, CreatedAt: now,
+	}
+	s.prepareExecution(&run)
 	var res *hookd.CallAcceptResult
 	err := s.write(ctx, func(rawTx *sql.Tx) error {
 		tx := s.prepared(rawTx)
 		res = nil
 		// The trigger as stored: it may have been deleted or moved to
-		// another job since the caller read it.
+		// another job since the caller read it. last_used_at is kept to the
+		// second: rewriting the trigger's row on every call of a busy
+		// trigger would cost the one writer more than the call itself.
 		var jobID string
-		err := tx.QueryRow(hqCall2,
-			us(now), tr.ID, tr.WorkspaceID).Scan(&jobID)
+		var lastUsed sql.NullInt64
+		err := tx.QueryRow(hqCall2, tr.ID, tr.WorkspaceID).Scan(&jobID, &lastUsed)
 		if errors.Is(err, sql.ErrNoRows) {
 			return hookd.Errorf(hookd.ENotFound, "trigger not found")
 		}
 		if err != nil {
 			return err
 		}
-		disp, x, err := s.decideCall(tx, &p, jobID, now)
+		if !lastUsed.Valid || lastUsed.Int64 <= us(now.Add(-lastUsedResolution)) {
+			if _, err := tx.Exec(hqCall11, us(now), tr.ID); err != nil {
+				return err
+			}
+		}
+		run := run
+		run.JobID = jobID
+		disp, x, started, err := s.decideCall(tx, &p, &run, now)
 		if err != nil {
 			return err
 		}
@@ -102,7 +121,7 @@ func (s *Store) CallAccept(ctx context.Context, p hookd.CallAcceptParams) (*hook
 		if err := insertCall(tx, &c); err != nil {
 			return err
 		}
-		res = &hookd.CallAcceptResult{Disposition: disp, Execution: x, CallID: c.ID}
+		res = &hookd.CallAcceptResult{Disposition: disp, Execution: x, CallID: c.ID, Started: started}
 		return nil
 	})
 	if err != nil {
@@ -114,38 +133,47 @@ func (s *Store) CallAccept(ctx context.Context, p hookd.CallAcceptParams) (*hook
 	return res, nil
 }
 
-// decideCall applies dedup, then the cooldown, then makes a new run; it
-// returns the disposition and the execution the call became.
-func (s *Store) decideCall(tx writeTx, p *hookd.CallAcceptParams, jobID string, now time.Time) (string, *hookd.Execution, error) {
+// decideCall applies dedup, then the cooldown, then makes a new run (a copy
+// of run, prepared, with its job); it returns the disposition, the execution
+// the call became and, when p.Start started that new run at once, the run
+// with its job.
+func (s *Store) decideCall(tx writeTx, p *hookd.CallAcceptParams, run *hookd.Execution, now time.Time) (string, *hookd.Execution, *hookd.ClaimedExecution, error) {
 	tr := p.Trigger
 	if p.DedupKey != "" {
 		// Forget keys older than the window (one range seek; usually nothing).
 		if _, err := tx.Exec(hqCall4,
 			tr.WorkspaceID, tr.ID, us(now.Add(-DedupWindow))); err != nil {
-			return "", nil, err
+			return "", nil, nil, err
 		}
 		var exeID string
 		err := tx.QueryRow(hqCall5,
 			tr.WorkspaceID, tr.ID, p.DedupKey).Scan(&exeID)
 		if err == nil {
 			x, err := txExecution(tx, tr.WorkspaceID, exeID)
-			return hookd.DispositionDuplicate, x, err
+			return hookd.DispositionDuplicate, x, nil, err
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
-			return "", nil, err
+			return "", nil, nil, err
 		}
 	}
-	newRun := func(runAt time.Time) (*hookd.Execution, error) {
-		x := &hookd.Execution{
-			WorkspaceID: tr.WorkspaceID, JobID: jobID, TriggerID: tr.ID, Source: hookd.SourceWebhook,
-			Input: p.Input, CreatedAt: now, RunAt: runAt,
+	// startNow makes the new run due now: started at once when p.Start asks
+	// and its job has room, else queued.
+	startNow := func() (*hookd.Execution, *hookd.ClaimedExecution, error) {
+		x := *run
+		if p.Start != nil {
+			c, err := s.startRun(tx, &x, p.Start, now)
+			if err != nil {
+				return nil, nil, err
+			}
+			if c != nil {
+				return &c.Execution, c, nil
+			}
 		}
-		s.prepareExecution(x)
-		return x, insertExecution(tx, x)
+		return &x, nil, insertExecution(tx, &x)
 	}
 	if tr.CooldownSeconds <= 0 {
-		x, err := newRun(now)
-		return hookd.DispositionAccepted, x, err
+		x, c, err := startNow()
+		return hookd.DispositionAccepted, x, c, err
 	}
 	cooldown := time.Duration(tr.CooldownSeconds) * time.Second
 	var windowEnd int64
@@ -153,49 +181,126 @@ func (s *Store) decideCall(tx writeTx, p *hookd.CallAcceptParams, jobID string, 
 	err := tx.QueryRow(hqCall6, tr.ID, tr.WorkspaceID).Scan(&windowEnd, &leading, &trailing)
 	found := err == nil
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	inWindow := found && us(now) < windowEnd
 	if found && tr.CooldownMode == hookd.CooldownDrop {
 		if inWindow && leading.Valid {
 			x, err := txExecution(tx, tr.WorkspaceID, leading.String)
-			return hookd.DispositionDropped, x, err
+			return hookd.DispositionDropped, x, nil, err
 		}
 	} else if found {
 		if trailing.Valid {
 			t, err := txExecution(tx, tr.WorkspaceID, trailing.String)
 			if err != nil {
-				return "", nil, err
+				return "", nil, nil, err
 			}
 			if t.Status == hookd.ExecQueued {
 				input := jsonText(p.Input, "{}").(string)
 				if _, err := tx.Exec(hqCall7, input, t.ID); err != nil {
-					return "", nil, err
+					return "", nil, nil, err
 				}
 				t.Input = []byte(input)
-				return hookd.DispositionCoalesced, t, nil
+				return hookd.DispositionCoalesced, t, nil, nil
 			}
 		}
 		if inWindow {
+			// A trailing run at the window's end, which opens the next window.
 			end := fromUS(windowEnd)
-			t, err := newRun(end)
-			if err != nil {
-				return "", nil, err
+			t := *run
+			t.RunAt = end
+			if err := insertExecution(tx, &t); err != nil {
+				return "", nil, nil, err
 			}
 			if _, err := tx.Exec(hqCall8, us(end.Add(cooldown)), t.ID, tr.ID); err != nil {
-				return "", nil, err
+				return "", nil, nil, err
 			}
-			return hookd.DispositionCoalesced, t, nil
+			return hookd.DispositionCoalesced, &t, nil, nil
 		}
 	}
 	// A leading run opens a new window.
-	x, err := newRun(now)
+	x, c, err := startNow()
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	_, err = tx.Exec(hqCall9,
 		tr.ID, tr.WorkspaceID, us(now.Add(cooldown)), x.ID)
-	return hookd.DispositionAccepted, x, err
+	return hookd.DispositionAccepted, x, c, err
+}
+
+// startRun inserts x (prepared, due now) as running, leased to st.Owner as
+// ExecutionsClaim would start it, when its job exists, has room under its
+// concurrency and no earlier due run of it waits; nil (nothing written)
+// otherwise.
+func (s *Store) startRun(tx writeTx, x *hookd.Execution, st *hookd.ExecStart, now time.Time) (*hookd.ClaimedExecution, error) {
+	// One statement: the job, when it has room under its concurrency and no
+	// earlier due run of it waits, gets its last_run_at.
+	j, err := scanJob(tx.QueryRow(hqCall12, us(now), x.JobID, x.WorkspaceID, us(now)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil // gone, busy or behind its queue: the run queues
+	}
+	if err != nil {
+		return nil, err
+	}
+	lease := now.Add(max(st.Lease, time.Duration(j.TimeoutSeconds)*time.Second+time.Minute))
+	x.Status, x.StartedAt = hookd.ExecRunning, &now
+	c := &hookd.ClaimedExecution{Execution: *x, Job: *j}
+	if st.Inline != nil {
+		if fp := st.Inline(c); fp != nil {
+			return c, s.finishInline(tx, c, fp, now)
+		}
+	}
+	if _, err := tx.Exec(hqCall13, x.ID, x.WorkspaceID, x.JobID, x.TriggerID, x.Source, string(x.Input),
+		us(x.CreatedAt), us(x.RunAt), us(now), us(lease), st.Owner); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// finishInline records the started run c as ended the way fp says
+// (hookd.ExecStart.Inline), in the transaction that starts it: fp's event
+// first, then the run as finished at now, then its outcome event.
+func (s *Store) finishInline(tx writeTx, c *hookd.ClaimedExecution, fp *hookd.ExecFinishParams, now time.Time) error {
+	switch fp.Status {
+	case hookd.ExecSucceeded, hookd.ExecFailed, hookd.ExecCanceled:
+	default:
+		return hookd.FieldErrorf("status", "must be succeeded, failed or canceled, not %q", fp.Status)
+	}
+	raw := sqlTx(tx)
+	p := *fp
+	if p.Event != nil {
+		evt, err := s.publishOutcome(raw, p.Event, now)
+		if err != nil {
+			return err
+		}
+		if p.OnEvent != nil {
+			p.OnEvent(evt, &p)
+		}
+	}
+	x := &c.Execution
+	x.Status, x.Reason, x.FinishedAt, x.DurationMS = p.Status, p.Reason, &now, 0
+	x.Result = nil
+	if r := jsonText(p.Result, nil); r != nil {
+		x.Result = json.RawMessage(r.(string))
+	}
+	if _, err := tx.Exec(hqCall14, x.ID, x.WorkspaceID, x.JobID, x.TriggerID, x.Source, x.Status, string(x.Input),
+		jsonText(p.Result, nil), x.Reason, us(x.CreatedAt), us(x.RunAt), us(now), us(now)); err != nil {
+		return err
+	}
+	if p.Outcome != nil {
+		if _, err := s.publishOutcome(raw, p.Outcome, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sqlTx is the *sql.Tx under a writeTx.
+func sqlTx(tx writeTx) *sql.Tx {
+	if p, ok := tx.(prepTx); ok {
+		return p.Tx
+	}
+	return tx.(*sql.Tx)
 }
 
 // txExecution reads an execution inside the writer's transaction.
@@ -264,7 +369,7 @@ func (s *Store) CallList(ctx context.Context, f hookd.CallFilter) ([]hookd.Call,
 
 // Hot statements, prepared when the store opens (see prepared.go).
 var hqCall1 = hot(`INSERT INTO calls (` + callCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-var hqCall2 = hot(`UPDATE triggers SET last_used_at = ? WHERE id = ? AND workspace_id = ? RETURNING job_id`)
+var hqCall2 = hot(`SELECT job_id, last_used_at FROM triggers WHERE id = ? AND workspace_id = ?`)
 var hqCall3 = hot(`INSERT INTO trigger_dedup (workspace_id, trigger_id, key, execution_id, created_at)
 				VALUES (?, ?, ?, ?, ?)`)
 var hqCall4 = hot(`DELETE FROM trigger_dedup WHERE workspace_id = ? AND trigger_id = ? AND created_at <= ?`)
@@ -279,3 +384,17 @@ var hqCall9 = hot(`INSERT INTO trigger_cooldowns (trigger_id, workspace_id, wind
 		ON CONFLICT (trigger_id) DO UPDATE SET window_end = excluded.window_end,
 			leading_execution_id = excluded.leading_execution_id, trailing_execution_id = NULL`)
 var hqCall10 = hot(`SELECT ` + executionCols + ` FROM executions WHERE id = ? AND workspace_id = ?`)
+var hqCall11 = hot(`UPDATE triggers SET last_used_at = ? WHERE id = ?`)
+var hqCall12 = hot(`UPDATE jobs SET last_run_at = ?
+				WHERE id = ? AND workspace_id = ?
+					AND max(concurrency, 1) > (SELECT COUNT(*) FROM executions
+						WHERE workspace_id = jobs.workspace_id AND job_id = jobs.id AND status = 'running')
+					AND NOT EXISTS (SELECT 1 FROM executions
+						WHERE workspace_id = jobs.workspace_id AND job_id = jobs.id AND status = 'queued' AND run_at <= ?)
+				RETURNING ` + jobCols)
+var hqCall13 = hot(`INSERT INTO executions (id, workspace_id, job_id, trigger_id, source, status, input, result, reason,
+				created, run_at, period, started_at, finished_at, duration_ms, lease_until, lease_owner)
+				VALUES (?, ?, ?, ?, ?, 'running', ?, NULL, '', ?, ?, NULL, ?, NULL, 0, ?, ?)`)
+var hqCall14 = hot(`INSERT INTO executions (id, workspace_id, job_id, trigger_id, source, status, input, result, reason,
+				created, run_at, period, started_at, finished_at, duration_ms, lease_until, lease_owner)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, 0, NULL, NULL)`)

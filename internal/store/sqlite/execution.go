@@ -431,8 +431,8 @@ func (s *Store) publishOutcome(tx *sql.Tx, p *hookd.PublishParams, now time.Time
 // ExecutionFinish sets a running execution's final status (succeeded, failed
 // or canceled), result (text that is not JSON is stored as a JSON string),
 // reason, FinishedAt = p.Now and duration since its start, and publishes
-// p.Outcome (when set) in the same transaction: either both are committed or
-// neither. It returns the published event, nil without an outcome. EInvalid
+// p.Event (first, then calling p.OnEvent) and p.Outcome (when set) in the
+// same transaction: either all are committed or none. It returns the published event, nil without an outcome. EInvalid
 // for another status; ENotFound when the execution is not the workspace's;
 // EConflict when it is not running (queued, or already finished).
 func (s *Store) ExecutionFinish(ctx context.Context, p hookd.ExecFinishParams) (*hookd.Event, error) {
@@ -465,6 +465,16 @@ func (s *Store) ExecutionFinish(ctx context.Context, p hookd.ExecFinishParams) (
 		var dur int64
 		if started.Valid {
 			dur = max((us(now)-started.Int64)/1000, 0)
+		}
+		p := p // OnEvent fills in this run's copy
+		if p.Event != nil {
+			ran, err := s.publishOutcome(rawTx, p.Event, now)
+			if err != nil {
+				return err
+			}
+			if p.OnEvent != nil {
+				p.OnEvent(ran, &p)
+			}
 		}
 		if _, err := tx.Exec(hqExecution20,
 			p.Status, jsonText(p.Result, nil), p.Reason, us(now), dur, p.ID); err != nil {

@@ -51,6 +51,9 @@ func RunInbound(t *testing.T, open OpenInbound) {
 		{"Finish", testExecFinish},
 		{"FinishAtomic", testExecFinishAtomic},
 		{"Interrupt", testExecInterrupt},
+		{"AcceptStart", testAcceptStart},
+		{"FinishEvent", testFinishEvent},
+		{"TriggerLastUsed", testTriggerLastUsed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
