@@ -15,7 +15,9 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -78,6 +80,15 @@ type Store struct {
 	stmts stmts
 
 	rstmts rstmts // on the read pool
+
+	// With synchronous=FULL the writer connection runs NORMAL and syncer
+	// fsyncs the WAL before answering (walsync.go); walSync is nil otherwise.
+	walSync  chan synced
+	syncDone chan struct{}
+	walPath  string
+	wal      *os.File // syncer's
+	// beforeWALSync, when set, runs before each fsync of the WAL (tests).
+	beforeWALSync func()
 }
 
 var _ hookd.Store = (*Store)(nil)
@@ -108,9 +119,15 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	common.Add("_pragma", "foreign_keys(1)")
 	common.Add("_pragma", "cache_size(-32000)") // 32 MiB per connection
 	common.Add("_pragma", "temp_store(MEMORY)")
-	common.Add("_pragma", "synchronous("+sync+")")
+	// The writer does FULL's fsync itself, after the commit (syncer).
+	wsync := sync
+	if sync == "FULL" {
+		wsync = "NORMAL"
+	}
 
 	wq := cloneValues(common)
+	wq.Add("_pragma", "synchronous("+wsync+")")
+	common.Add("_pragma", "synchronous("+sync+")")
 	wq.Add("_pragma", "journal_mode(WAL)")
 	// Checkpoints run on their own connection (checkpointer), not inside the
 	// commits of the writer: a checkpoint copies pages into the database file
@@ -184,6 +201,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		cdb.Close()
 		return nil, err
 	}
+	if sync == "FULL" {
+		s.walSync, s.syncDone, s.walPath = make(chan synced, walSyncQueue), make(chan struct{}), path+"-wal"
+		go s.syncer()
+	}
 	go s.writer()
 	go s.checkpointer()
 	return s, nil
@@ -224,6 +245,10 @@ func (s *Store) Close() error {
 	close(s.ops)
 	s.mu.Unlock()
 	<-s.done
+	if s.walSync != nil {
+		close(s.walSync)
+		<-s.syncDone
+	}
 	close(s.cpStop)
 	<-s.cpDone
 	s.stmts.close()
@@ -364,49 +389,57 @@ func (s *Store) writer() {
 			}
 		}
 		start := writerClock()
-		s.commit(batch)
+		errs, committed := s.commit(batch)
 		s.busy.Add(writerClock() - start)
+		if committed && s.walSync != nil {
+			// Answered once the WAL is on disk; meanwhile the next batch runs.
+			s.walSync <- synced{ops: slices.Clone(batch), errs: errs}
+		} else {
+			for i, op := range batch {
+				op.done <- errs[i]
+			}
+		}
 		clear(batch)
 	}
 }
 
 // commit runs one batch: BEGIN IMMEDIATE; per op SAVEPOINT, fn, RELEASE (or
-// ROLLBACK TO on failure); COMMIT; then answers every op.
-func (s *Store) commit(batch []*writeOp) {
-	errs := make([]error, len(batch))
-	fail := func(err error) {
-		for _, op := range batch {
-			op.done <- err
+// ROLLBACK TO on failure); COMMIT. It returns each op's verdict and whether
+// the transaction committed (the verdicts then wait for its sync when the
+// writer syncs the WAL itself, see syncer).
+func (s *Store) commit(batch []*writeOp) (errs []error, committed bool) {
+	errs = make([]error, len(batch))
+	fail := func(err error) ([]error, bool) {
+		for i := range errs {
+			errs[i] = err
 		}
 		clear(s.hooks) // may hold state of the rolled-back transaction
+		return errs, false
 	}
 	tx, err := s.wdb.BeginTx(context.Background(), nil)
 	if err != nil {
-		fail(fmt.Errorf("sqlite: begin: %w", err))
-		return
+		return fail(fmt.Errorf("sqlite: begin: %w", err))
 	}
 	if len(batch) == 1 {
 		// No savepoint needed: a failure rolls back the whole transaction.
 		op := batch[0]
 		if err := op.ctx.Err(); err != nil {
 			tx.Rollback()
-			op.done <- err
-			return
+			errs[0] = err
+			return errs, false
 		}
 		if err := call(op.fn, tx); err != nil {
 			tx.Rollback()
 			clear(s.hooks)
-			op.done <- err
-			return
+			errs[0] = err
+			return errs, false
 		}
 		if err := tx.Commit(); err != nil {
-			fail(fmt.Errorf("sqlite: commit: %w", err))
-			return
+			return fail(fmt.Errorf("sqlite: commit: %w", err))
 		}
 		s.commits.Add(1)
 		s.writes.Add(1)
-		op.done <- nil
-		return
+		return errs, true
 	}
 	for i, op := range batch {
 		if err := op.ctx.Err(); err != nil {
@@ -415,8 +448,7 @@ func (s *Store) commit(batch []*writeOp) {
 		}
 		if _, err := s.prepared(tx).Exec(hqSavepoint); err != nil {
 			tx.Rollback()
-			fail(fmt.Errorf("sqlite: savepoint: %w", err))
-			return
+			return fail(fmt.Errorf("sqlite: savepoint: %w", err))
 		}
 		if err := call(op.fn, tx); err != nil {
 			errs[i] = err
@@ -425,25 +457,20 @@ func (s *Store) commit(batch []*writeOp) {
 				// The transaction itself is gone (e.g. an I/O error rolled it
 				// back): nobody's work survives.
 				tx.Rollback()
-				fail(fmt.Errorf("sqlite: rollback to savepoint: %w (after %v)", rerr, err))
-				return
+				return fail(fmt.Errorf("sqlite: rollback to savepoint: %w (after %v)", rerr, err))
 			}
 		}
 		if _, err := s.prepared(tx).Exec(hqRelease); err != nil {
 			tx.Rollback()
-			fail(fmt.Errorf("sqlite: release savepoint: %w", err))
-			return
+			return fail(fmt.Errorf("sqlite: release savepoint: %w", err))
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		fail(fmt.Errorf("sqlite: commit: %w", err))
-		return
+		return fail(fmt.Errorf("sqlite: commit: %w", err))
 	}
 	s.commits.Add(1)
 	s.writes.Add(int64(len(batch)))
-	for i, op := range batch {
-		op.done <- errs[i]
-	}
+	return errs, true
 }
 
 // The savepoint around each op of a batch, prepared: parsing them anew would
