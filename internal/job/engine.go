@@ -114,6 +114,9 @@ type Engine struct {
 	finishedSince int
 	waiters       map[string]*waiter
 
+	evMu      sync.Mutex
+	evConfigs map[string]EventConfig // event job configs by their JSON (eventConfig)
+
 	runs sync.WaitGroup
 	// runCtx is the context of every run: detached from any request, canceled
 	// only when a shutdown's grace is over.
@@ -164,6 +167,7 @@ func NewEngine(cfg EngineConfig) *Engine {
 		wake:       make(chan struct{}, 1),
 		freed:      make(chan struct{}, 1),
 		waiters:    map[string]*waiter{},
+		evConfigs:  map[string]EventConfig{},
 		runCtx:     runCtx,
 		cancelRuns: cancel,
 	}
@@ -457,13 +461,36 @@ func (e *Engine) inline(c *hookd.ClaimedExecution) *hookd.ExecFinishParams {
 	if c.Job.Kind != hookd.JobEvent || c.StartedAt == nil {
 		return nil
 	}
-	cfg, err := DecodeConfig(c.Job.Kind, c.Job.Config)
-	if err != nil {
+	ev, ok := e.eventConfig(c.Job.Config)
+	if !ok {
 		return nil // the engine's run records why
 	}
 	now := *c.StartedAt
-	p := eventFinish(c, cfg.(EventConfig), now, now)
+	p := eventFinish(c, ev, now, now)
 	return &p
+}
+
+// eventConfig decodes an event job's config, remembering the last few: inline
+// runs decode it inside the store's one writer, once per call otherwise.
+func (e *Engine) eventConfig(raw json.RawMessage) (EventConfig, bool) {
+	e.evMu.Lock()
+	ev, ok := e.evConfigs[string(raw)]
+	e.evMu.Unlock()
+	if ok {
+		return ev, true
+	}
+	cfg, err := DecodeConfig(hookd.JobEvent, raw)
+	if err != nil {
+		return EventConfig{}, false
+	}
+	ev = cfg.(EventConfig)
+	e.evMu.Lock()
+	if len(e.evConfigs) >= 1024 {
+		clear(e.evConfigs)
+	}
+	e.evConfigs[string(raw)] = ev
+	e.evMu.Unlock()
+	return ev, true
 }
 
 // reason is the text a failed execution records for err.
