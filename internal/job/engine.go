@@ -314,6 +314,11 @@ func (e *Engine) claimOnce(ctx context.Context, afterShort bool) (full bool, err
 		if finished == 0 {
 			return false, nil
 		}
+		// Runs started at accept finish without anything queued behind
+		// them: a read (not a write) tells whether a claim could start any.
+		if due, ok, err := e.store.ExecutionsNextRunAt(ctx); err == nil && (!ok || due.After(e.cfg.Now())) {
+			return false, nil
+		}
 		limit = min(limit, finished)
 	}
 	claimed, err := e.store.ExecutionsClaim(ctx, hookd.ExecClaimParams{
