@@ -342,6 +342,9 @@ func (s *Store) CallList(ctx context.Context, f hookd.CallFilter) ([]hookd.Call,
 	if f.Disposition != "" {
 		where += ` AND disposition = ?`
 		args = append(args, f.Disposition)
+		if f.Disposition != hookd.DispositionAccepted {
+			where += ` AND disposition <> 'accepted'` // calls_disposition is partial
+		}
 	}
 	var total int
 	if err := s.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM calls WHERE `+where, args...).Scan(&total); err != nil {

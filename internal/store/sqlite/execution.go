@@ -151,6 +151,9 @@ func (s *Store) ExecutionList(ctx context.Context, f hookd.ExecutionFilter) ([]h
 			args = append(args, c.v)
 		}
 	}
+	if f.Status != "" && f.Status != hookd.ExecSucceeded {
+		where += ` AND status <> 'succeeded'` // executions_status is partial
+	}
 	var total int
 	if err := s.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM executions WHERE `+where, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("sqlite: execution list: %w", err)

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"strings"
 	"time"
 
 	"github.com/hookd/hookd"
@@ -62,3 +63,22 @@ func (s *Store) WriterBusy() time.Duration { return time.Duration(s.busy.Load())
 // SetBeforeWALSync sets a function the syncer calls before each fsync of the
 // WAL (test only: call it before the writes it is to see).
 func (s *Store) SetBeforeWALSync(f func()) { s.beforeWALSync = f }
+
+// QueryPlan returns EXPLAIN QUERY PLAN's details of query, joined (test only).
+func (s *Store) QueryPlan(ctx context.Context, query string) (string, error) {
+	rows, err := s.rdb.QueryContext(ctx, "EXPLAIN QUERY PLAN "+query)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			return "", err
+		}
+		out = append(out, detail)
+	}
+	return strings.Join(out, "; "), rows.Err()
+}

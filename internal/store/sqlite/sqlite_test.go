@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync/atomic"
+	"strings"
 	"testing"
 	"time"
 
@@ -445,6 +446,31 @@ func TestWALSyncBeforeAnswer(t *testing.T) {
 	for _, c := range []chan error{done, second} {
 		if err := <-c; err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// TestListPlans: the filtered lists of executions and calls use their
+// indexes (the partial ones for the rare values) rather than scanning.
+func TestListPlans(t *testing.T) {
+	t.Parallel()
+	s := open(t, filepath.Join(t.TempDir(), "hookd.db"), sqlite.Options{})
+	for _, tc := range []struct{ name, query, index string }{
+		{"ExecutionsFailed", `SELECT id FROM executions WHERE workspace_id = 'w' AND status = 'failed' AND status <> 'succeeded'
+			ORDER BY created DESC, rowid DESC LIMIT 10`, "executions_status"},
+		{"ExecutionsSucceeded", `SELECT id FROM executions WHERE workspace_id = 'w' AND status = 'succeeded'
+			ORDER BY created DESC, rowid DESC LIMIT 10`, "executions_list"},
+		{"CallsRefused", `SELECT id FROM calls WHERE workspace_id = 'w' AND trigger_id = 't' AND disposition = 'rate_limited'
+			AND disposition <> 'accepted' ORDER BY created DESC, rowid DESC LIMIT 10`, "calls_disposition"},
+		{"CallsAccepted", `SELECT id FROM calls WHERE workspace_id = 'w' AND trigger_id = 't' AND disposition = 'accepted'
+			ORDER BY created DESC, rowid DESC LIMIT 10`, "calls_list"},
+	} {
+		plan, err := s.QueryPlan(context.Background(), tc.query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(plan, "INDEX "+tc.index) {
+			t.Errorf("%s: plan %q, want index %s", tc.name, plan, tc.index)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -90,4 +91,61 @@ func BenchmarkWriterCost(b *testing.B) {
 	b.ReportMetric(per(completeBusy), "µs-complete/dlv")
 	b.ReportMetric(per(busy1-busy0+claimBusy+completeBusy), "µs-writer/dlv")
 	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkWriterCostAccept measures the writer goroutine's busy time per
+// accepted trigger call (its CPU time on Linux; synchronous=NORMAL) the way
+// the inbound benchmark drives it: 50 concurrent calls with 1 KiB bodies to
+// a trigger whose job is kind event, each run started and ended inline
+// (event, execution, outcome, call log in the accepting transaction).
+func BenchmarkWriterCostAccept(b *testing.B) {
+	ctx := context.Background()
+	s := open(b, filepath.Join(b.TempDir(), "hookd.db"), sqlite.Options{Synchronous: "NORMAL"})
+	ws := &hookd.Workspace{Name: "w"}
+	if err := s.WorkspaceCreate(ctx, ws); err != nil {
+		b.Fatal(err)
+	}
+	j := &hookd.Job{WorkspaceID: ws.ID, Name: "ev", Kind: hookd.JobEvent, Config: json.RawMessage(`{"type":"bench.inbound"}`), Concurrency: 32}
+	if err := s.JobCreate(ctx, j); err != nil {
+		b.Fatal(err)
+	}
+	tr := &hookd.Trigger{WorkspaceID: ws.ID, JobID: j.ID, TokenHash: hookd.HashToken("wht_bench"), IsActive: true, Mode: hookd.ModeAsync}
+	if err := s.TriggerCreate(ctx, tr); err != nil {
+		b.Fatal(err)
+	}
+	input := json.RawMessage(`{"d":"` + strings.Repeat("a", 1000) + `"}`)
+	start := &hookd.ExecStart{Owner: "bench", Lease: time.Minute, Inline: func(c *hookd.ClaimedExecution) *hookd.ExecFinishParams {
+		return &hookd.ExecFinishParams{Status: hookd.ExecSucceeded, Now: *c.StartedAt,
+			Event: &hookd.PublishParams{WorkspaceID: ws.ID, Type: "bench.inbound", Data: c.Input},
+			OnEvent: func(evt *hookd.Event, p *hookd.ExecFinishParams) {
+				p.Result = json.RawMessage(`{"event_id":"` + evt.ID + `","deliveries":[]}`)
+				p.Outcome = &hookd.PublishParams{WorkspaceID: ws.ID, Type: "job.succeeded",
+					Data: json.RawMessage(`{"execution_id":"` + c.ID + `","result":` + string(p.Result) + `}`)}
+			}}
+	}}
+	b.ResetTimer()
+	busy0 := s.WriterBusy()
+	var wg sync.WaitGroup
+	next := make(chan struct{}, b.N)
+	for range b.N {
+		next <- struct{}{}
+	}
+	close(next)
+	for range 50 {
+		wg.Go(func() {
+			for range next {
+				res, err := s.CallAccept(ctx, hookd.CallAcceptParams{Trigger: tr, Call: hookd.Call{IP: "127.0.0.1", Method: "POST"},
+					Input: input, Now: time.Now(), Start: start})
+				if err != nil || res.Started == nil || res.Started.Status != hookd.ExecSucceeded {
+					b.Errorf("accept: %v (%+v)", err, res)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64((s.WriterBusy()-busy0).Microseconds())/float64(b.N), "µs-writer/call")
+	st := s.WriteStats()
+	b.ReportMetric(float64(st.Writes)/float64(max(st.Commits, 1)), "ops/commit")
 }
