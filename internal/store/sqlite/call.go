@@ -261,21 +261,13 @@ func (s *Store) startRun(tx writeTx, x *hookd.Execution, st *hookd.ExecStart, no
 // (hookd.ExecStart.Inline), in the transaction that starts it: fp's event
 // first, then the run as finished at now, then its outcome event.
 func (s *Store) finishInline(tx writeTx, c *hookd.ClaimedExecution, fp *hookd.ExecFinishParams, now time.Time) error {
-	switch fp.Status {
-	case hookd.ExecSucceeded, hookd.ExecFailed, hookd.ExecCanceled:
-	default:
-		return hookd.FieldErrorf("status", "must be succeeded, failed or canceled, not %q", fp.Status)
+	if err := finishStatus(fp.Status); err != nil {
+		return err
 	}
 	raw := sqlTx(tx)
 	p := *fp
-	if p.Event != nil {
-		evt, err := s.publishOutcome(raw, p.Event, now)
-		if err != nil {
-			return err
-		}
-		if p.OnEvent != nil {
-			p.OnEvent(evt, &p)
-		}
+	if err := s.publishRunEvent(raw, &p, now); err != nil {
+		return err
 	}
 	x := &c.Execution
 	x.Status, x.Reason, x.FinishedAt, x.DurationMS = p.Status, p.Reason, &now, 0

@@ -439,10 +439,8 @@ func (s *Store) publishOutcome(tx *sql.Tx, p *hookd.PublishParams, now time.Time
 // for another status; ENotFound when the execution is not the workspace's;
 // EConflict when it is not running (queued, or already finished).
 func (s *Store) ExecutionFinish(ctx context.Context, p hookd.ExecFinishParams) (*hookd.Event, error) {
-	switch p.Status {
-	case hookd.ExecSucceeded, hookd.ExecFailed, hookd.ExecCanceled:
-	default:
-		return nil, hookd.FieldErrorf("status", "must be succeeded, failed or canceled, not %q", p.Status)
+	if err := finishStatus(p.Status); err != nil {
+		return nil, err
 	}
 	now := trunc(p.Now)
 	if p.Now.IsZero() {
@@ -470,14 +468,8 @@ func (s *Store) ExecutionFinish(ctx context.Context, p hookd.ExecFinishParams) (
 			dur = max((us(now)-started.Int64)/1000, 0)
 		}
 		p := p // OnEvent fills in this run's copy
-		if p.Event != nil {
-			ran, err := s.publishOutcome(rawTx, p.Event, now)
-			if err != nil {
-				return err
-			}
-			if p.OnEvent != nil {
-				p.OnEvent(ran, &p)
-			}
+		if err := s.publishRunEvent(rawTx, &p, now); err != nil {
+			return err
 		}
 		if _, err := tx.Exec(hqExecution20,
 			p.Status, jsonText(p.Result, nil), p.Reason, us(now), dur, p.ID); err != nil {
@@ -497,6 +489,31 @@ func (s *Store) ExecutionFinish(ctx context.Context, p hookd.ExecFinishParams) (
 		return nil, fmt.Errorf("sqlite: execution finish: %w", err)
 	}
 	return evt, nil
+}
+
+// finishStatus checks the status a run ends with.
+func finishStatus(status string) error {
+	switch status {
+	case hookd.ExecSucceeded, hookd.ExecFailed, hookd.ExecCanceled:
+		return nil
+	}
+	return hookd.FieldErrorf("status", "must be succeeded, failed or canceled, not %q", status)
+}
+
+// publishRunEvent publishes p.Event, when set, inside tx and lets p.OnEvent
+// fill in p's result and outcome from it.
+func (s *Store) publishRunEvent(tx *sql.Tx, p *hookd.ExecFinishParams, now time.Time) error {
+	if p.Event == nil {
+		return nil
+	}
+	evt, err := s.publishOutcome(tx, p.Event, now)
+	if err != nil {
+		return err
+	}
+	if p.OnEvent != nil {
+		p.OnEvent(evt, p)
+	}
+	return nil
 }
 
 // ExecutionsInterrupt fails every running execution whose lease ended before
