@@ -63,6 +63,10 @@ type InboundStore interface {
 	// now with reason "interrupted", publishing each one's outcome event
 	// (built by outcome), and returns them.
 	ExecutionsInterrupt(ctx context.Context, now time.Time, outcome func(*Execution) *PublishParams) ([]Execution, error)
+	// ExecutionsRenew moves to until the leases of the running executions
+	// among ids that owner holds, and returns how many it renewed (the
+	// others have ended, or were failed as interrupted).
+	ExecutionsRenew(ctx context.Context, owner string, ids []string, until time.Time) (int, error)
 	// ExecutionsNextRunAt returns the earliest RunAt of a queued execution.
 	ExecutionsNextRunAt(ctx context.Context) (time.Time, bool, error)
 }

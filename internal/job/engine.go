@@ -31,10 +31,11 @@ const (
 	DefaultKillGrace     = 5 * time.Second
 	DefaultShutdownGrace = 30 * time.Second
 	DefaultPollInterval  = time.Second
-	// DefaultLease is the least lease of a claim; the store extends each
-	// run's lease to its job's timeout plus a minute, so a lease ends only
-	// when its node is gone.
-	DefaultLease = 10 * time.Minute
+	// DefaultLease is how long a run's lease lasts past its claim or last
+	// renewal: the engine renews the leases of its runs every third of it,
+	// so a lease ends only when its node is gone (or stalled that long),
+	// and another node then fails the run as interrupted.
+	DefaultLease = time.Minute
 	// MaxGroupDepth is how many levels groups may nest: the group an
 	// execution runs counts as the first; a member group that would be the
 	// sixth fails.
@@ -43,7 +44,7 @@ const (
 	// by a shutdown or whose node died.
 	ReasonInterrupted = "interrupted"
 	// reapInterval is how often leases of dead nodes are looked for.
-	reapInterval = time.Minute
+	reapInterval = 15 * time.Second
 )
 
 // Outcome event types (DESIGN §4).
@@ -71,9 +72,9 @@ type EngineConfig struct {
 	// Workers bounds the executions this process runs at once, calls' runs
 	// being started at accept (Reserve) included (default 256).
 	Workers int
-	// Lease is how long a claim holds an execution at least before another
-	// node may declare it interrupted (default 10 min; the store makes it no
-	// shorter than the job's timeout plus a minute).
+	// Lease is how long a run's lease lasts past its claim or its last
+	// renewal before another node may fail it as interrupted (default 1 min);
+	// the engine renews its runs' leases every Lease/3.
 	Lease time.Duration
 	// KillGrace is how long a command gets between SIGTERM and SIGKILL
 	// (default 5 s).
@@ -113,6 +114,8 @@ type Engine struct {
 	// finishedSince counts runs finished since the last claim.
 	finishedSince int
 	waiters       map[string]*waiter
+	// leased are the runs this engine runs, whose leases it renews.
+	leased map[string]struct{}
 
 	evMu      sync.Mutex
 	evConfigs map[string]EventConfig // event job configs by their JSON (eventConfig)
@@ -167,9 +170,40 @@ func NewEngine(cfg EngineConfig) *Engine {
 		wake:       make(chan struct{}, 1),
 		freed:      make(chan struct{}, 1),
 		waiters:    map[string]*waiter{},
+		leased:     map[string]struct{}{},
 		evConfigs:  map[string]EventConfig{},
 		runCtx:     runCtx,
 		cancelRuns: cancel,
+	}
+}
+
+// renewLeases renews the leases of the runs this engine runs every Lease/3
+// until its runs' context ends (after the last run), so that their leases
+// end only when this process is gone.
+func (e *Engine) renewLeases() {
+	t := time.NewTicker(e.cfg.Lease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.runCtx.Done():
+			return
+		case <-t.C:
+		}
+		e.mu.Lock()
+		ids := make([]string, 0, len(e.leased))
+		for id := range e.leased {
+			ids = append(ids, id)
+		}
+		e.mu.Unlock()
+		if len(ids) == 0 {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(e.runCtx, e.cfg.Lease/3)
+		_, err := e.store.ExecutionsRenew(ctx, e.cfg.Node, ids, e.cfg.Now().Add(e.cfg.Lease))
+		cancel()
+		if err != nil && e.runCtx.Err() == nil {
+			e.log.Error("renew execution leases", "runs", len(ids), "err", err)
+		}
 	}
 }
 
@@ -198,6 +232,13 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.mu.Unlock()
 	schedDone := make(chan struct{})
 	go func() { defer close(schedDone); e.runScheduler(ctx) }()
+	renewDone := make(chan struct{})
+	go func() { defer close(renewDone); e.renewLeases() }()
+	defer func() {
+		// Every run is over by now: end runCtx, which ends the renewals.
+		e.cancelRuns(context.Canceled)
+		<-renewDone
+	}()
 
 	reap := time.NewTicker(reapInterval)
 	defer reap.Stop()
@@ -331,6 +372,7 @@ func (e *Engine) claimOnce(ctx context.Context, afterShort bool) (full bool, err
 		c := &claimed[i]
 		e.mu.Lock()
 		e.inflight++
+		e.leased[c.ID] = struct{}{}
 		e.mu.Unlock()
 		e.runs.Add(1)
 		go e.execute(c)
@@ -358,6 +400,11 @@ func (e *Engine) Reserve() *hookd.ExecStart {
 // the engine now runs as its own claim; nil gives the worker back (the run
 // was queued, or nothing was recorded).
 func (e *Engine) Started(c *hookd.ClaimedExecution) {
+	if c != nil && c.Status == hookd.ExecRunning {
+		e.mu.Lock()
+		e.leased[c.ID] = struct{}{}
+		e.mu.Unlock()
+	}
 	if c != nil && c.Status != hookd.ExecRunning {
 		// Ended in the same transaction (ExecStart.Inline).
 		if m := e.cfg.Metrics; m != nil {
@@ -396,6 +443,11 @@ func (e *Engine) release() {
 func (e *Engine) execute(c *hookd.ClaimedExecution) {
 	defer e.runs.Done()
 	defer e.release()
+	defer func() {
+		e.mu.Lock()
+		delete(e.leased, c.ID)
+		e.mu.Unlock()
+	}()
 	if cfg, err := DecodeConfig(c.Job.Kind, c.Job.Config); err == nil {
 		if ev, ok := cfg.(EventConfig); ok {
 			e.executeEvent(c, ev)

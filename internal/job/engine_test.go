@@ -840,3 +840,36 @@ func TestEngineReserve(t *testing.T) {
 	g.Started(nil)
 	g.Started(nil)
 }
+
+// TestEngineRenewsLeases: the engine renews the leases of its runs while they
+// go on, so a run longer than its lease is not failed as interrupted by
+// another node's reaper; a run's lease ends only when its engine is gone.
+func TestEngineRenewsLeases(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	dir := t.TempDir()
+	j := e.commandJob("long", `while [ ! -f `+dir+`/go ]; do sleep 0.02; done; echo done`, func(j *hookd.Job) { j.TimeoutSeconds = 3600 })
+	g := e.start(func(c *job.EngineConfig) { c.Lease = 150 * time.Millisecond })
+	x := e.queue(j, hookd.SourceAPI, `{}`)
+	e.waitFor("the run to start", func() bool {
+		got, err := e.store.ExecutionGet(context.Background(), e.ws.ID, x.ID)
+		return err == nil && got.Status == hookd.ExecRunning
+	})
+	// Far past the claim's lease: only renewals (every 50 ms, from the
+	// engine's clock) keep the run's lease ahead of a reaper's now.
+	e.clock.Advance(10 * time.Minute)
+	time.Sleep(time.Second)
+	got, err := e.store.ExecutionsInterrupt(context.Background(), e.clock.Now(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 0 {
+		t.Fatalf("a reaper interrupted the running run %s: its lease was not renewed", got[0].ID)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if done := e.wait(g, x.ID); done.Status != hookd.ExecSucceeded {
+		t.Fatalf("run %s (%s), want succeeded", done.Status, done.Reason)
+	}
+}

@@ -203,8 +203,8 @@ func (a execCand) before(b execCand) bool {
 // in one transaction. A job's runs start only while its running count is
 // below its concurrency; a later run of a job never starts while an earlier
 // due one of the same job waits. Each claimed run becomes running with
-// StartedAt = p.Now, a lease until p.Now + max(p.Lease, job timeout + 1 min)
-// held by p.Owner, and sets its job's last_run_at to p.Now. Claimed rows
+// StartedAt = p.Now, a lease until p.Now + p.Lease (its owner renews it
+// while the run goes on, ExecutionsRenew) held by p.Owner, and sets its job's last_run_at to p.Now. Claimed rows
 // carry their job.
 //
 // Across nodes: the claim locks the row of every job it may start runs of
@@ -409,7 +409,7 @@ func lockJobs(ctx context.Context, tx pgx.Tx, jobs map[string]*claimJob, ids, ws
 			if js := jobs[j.ID]; js != nil {
 				js.job = j
 				js.room = max(j.Concurrency, 1)
-				js.lease = now.Add(max(lease, time.Duration(j.TimeoutSeconds)*time.Second+time.Minute))
+				js.lease = now.Add(lease)
 			}
 		}
 		return rows.Err()
@@ -635,4 +635,18 @@ func (s *Store) ExecutionsNextRunAt(ctx context.Context) (time.Time, bool, error
 		return time.Time{}, false, nil
 	}
 	return *at, true, nil
+}
+
+// ExecutionsRenew moves to until the leases of the running executions among
+// ids that owner holds, in one statement; it returns how many it renewed.
+func (s *Store) ExecutionsRenew(ctx context.Context, owner string, ids []string, until time.Time) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE executions SET lease_until = $1
+		WHERE id = ANY($2) AND status = 'running' AND lease_owner = $3`, trunc(until), ids, owner)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: executions renew: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
 }

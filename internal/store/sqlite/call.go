@@ -242,7 +242,7 @@ func (s *Store) startRun(tx writeTx, x *hookd.Execution, st *hookd.ExecStart, no
 	if err != nil {
 		return nil, err
 	}
-	lease := now.Add(max(st.Lease, time.Duration(j.TimeoutSeconds)*time.Second+time.Minute))
+	lease := now.Add(st.Lease)
 	x.Status, x.StartedAt = hookd.ExecRunning, &now
 	c := &hookd.ClaimedExecution{Execution: *x, Job: *j}
 	if st.Inline != nil {

@@ -193,7 +193,8 @@ type claimJob struct {
 // across processes) is below its concurrency; because the scan goes in run
 // order, a later run of a job never starts while an earlier due one of the
 // same job waits. Each claimed run becomes running with StartedAt = p.Now, a
-// lease until p.Now + max(p.Lease, job timeout + 1 min) held by p.Owner, and
+// lease until p.Now + p.Lease (its owner renews it while the run goes on,
+// ExecutionsRenew) held by p.Owner, and
 // sets its job's last_run_at to p.Now. Claimed rows carry their job.
 //
 // Cost: one ordered scan of the queue index (a row lookup each for its job
@@ -391,7 +392,7 @@ func (s *Store) claimJobState(tx writeTx, jobs map[string]*claimJob, workspaceID
 	}
 	js.job = j
 	js.room = max(j.Concurrency, 1) - running
-	js.lease = now.Add(max(lease, time.Duration(j.TimeoutSeconds)*time.Second+time.Minute))
+	js.lease = now.Add(lease)
 	return js, nil
 }
 
@@ -627,3 +628,30 @@ var hqExecution20 = hot(`UPDATE executions SET status = ?, result = ?, reason = 
 var hqExecution21 = hot(`UPDATE executions SET status = 'failed', reason = ?, finished_at = ?, duration_ms = ?,
 					lease_until = NULL
 				WHERE id = ? AND status = 'running' AND lease_until < ?`)
+
+// ExecutionsRenew moves to until the leases of the running executions among
+// ids that owner holds, in one statement; it returns how many it renewed.
+func (s *Store) ExecutionsRenew(ctx context.Context, owner string, ids []string, until time.Time) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: executions renew: %w", err)
+	}
+	var n int64
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.Exec(`UPDATE executions SET lease_until = ?
+			WHERE id IN (SELECT value FROM json_each(?)) AND status = 'running' AND lease_owner = ?`,
+			us(trunc(until)), string(list), owner)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: executions renew: %w", err)
+	}
+	return int(n), nil
+}

@@ -947,7 +947,7 @@ func testExecClaimLease(t *testing.T, open OpenInbound) {
 	long := job(t, s, ws.ID, func(j *hookd.Job) { j.TimeoutSeconds = 600 })
 	xs := execution(t, s, &hookd.Execution{WorkspaceID: ws.ID, JobID: short.ID})
 	xl := execution(t, s, &hookd.Execution{WorkspaceID: ws.ID, JobID: long.ID})
-	if got := claimExec(t, s, t0, 10); len(got) != 2 { // Lease: 1 min
+	if got := claimExec(t, s, t0, 10); len(got) != 2 { // Lease: 1 min, owner node-a
 		t.Fatalf("claimed %d, want 2", len(got))
 	}
 	interrupt := func(now time.Time) []string {
@@ -961,17 +961,39 @@ func testExecClaimLease(t *testing.T, open OpenInbound) {
 		}
 		return ids
 	}
-	if got := interrupt(t0.Add(70 * time.Second)); len(got) != 0 {
-		t.Errorf("interrupted at 70 s: %v, want none (lease = 1 min)", got)
+	renew := func(owner string, until time.Time, ids ...string) int {
+		n, err := s.ExecutionsRenew(ctx, owner, ids, until)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
 	}
-	if got := interrupt(t0.Add(71 * time.Second)); !slices.Equal(got, []string{xs.ID}) {
-		t.Errorf("interrupted at 71 s: %v, want the 10 s job's run", got)
+	// The lease is the claim's, whatever the job's timeout; its owner alone
+	// renews it.
+	if n := renew("node-b", t0.Add(10*time.Minute), xs.ID, xl.ID); n != 0 {
+		t.Errorf("another node renewed %d leases", n)
 	}
-	if got := interrupt(t0.Add(11 * time.Minute)); len(got) != 0 {
-		t.Errorf("interrupted at 11 min: %v, want none (timeout 600 s + 1 min)", got)
+	if n := renew("node-a", t0.Add(2*time.Minute), xl.ID, "exe_nope"); n != 1 {
+		t.Errorf("renewed %d leases, want 1 (the long job's run)", n)
 	}
-	if got := interrupt(t0.Add(11*time.Minute + time.Second)); !slices.Equal(got, []string{xl.ID}) {
-		t.Errorf("interrupted at 11 min 1 s: %v, want the 600 s job's run", got)
+	if n := renew("node-a", t0.Add(2*time.Minute)); n != 0 {
+		t.Errorf("renewing nothing renewed %d", n)
+	}
+	if got := interrupt(t0.Add(time.Minute)); len(got) != 0 {
+		t.Errorf("interrupted at 1 min: %v, want none (lease = 1 min)", got)
+	}
+	if got := interrupt(t0.Add(time.Minute + time.Second)); !slices.Equal(got, []string{xs.ID}) {
+		t.Errorf("interrupted at 1 min 1 s: %v, want the run whose lease was not renewed", got)
+	}
+	if got := interrupt(t0.Add(2 * time.Minute)); len(got) != 0 {
+		t.Errorf("interrupted at 2 min: %v, want none (renewed until then)", got)
+	}
+	// An interrupted run is not renewed back to life.
+	if n := renew("node-a", t0.Add(time.Hour), xs.ID); n != 0 {
+		t.Errorf("renewed an interrupted run")
+	}
+	if got := interrupt(t0.Add(2*time.Minute + time.Second)); !slices.Equal(got, []string{xl.ID}) {
+		t.Errorf("interrupted at 2 min 1 s: %v, want the renewed run", got)
 	}
 }
 
@@ -1072,16 +1094,16 @@ func testExecInterrupt(t *testing.T, open OpenInbound) {
 	j := job(t, s, ws.ID, func(j *hookd.Job) { j.Concurrency, j.TimeoutSeconds = 3, 60 })
 	wh := webhook(t, s, ws.ID, func(wh *hookd.Webhook) { wh.Events = []string{"job.failed"} })
 	dead := execution(t, s, &hookd.Execution{WorkspaceID: ws.ID, JobID: j.ID})
-	if got := claimExec(t, s, t0, 1); len(got) != 1 { // lease until t0 + 2 min
+	if got := claimExec(t, s, t0, 1); len(got) != 1 { // lease until t0 + 1 min
 		t.Fatal("claim")
 	}
 	alive := execution(t, s, &hookd.Execution{WorkspaceID: ws.ID, JobID: j.ID, CreatedAt: t0.Add(time.Minute)})
-	if got := claimExec(t, s, t0.Add(time.Minute), 1); len(got) != 1 { // lease until t0 + 3 min
+	if got := claimExec(t, s, t0.Add(time.Minute), 1); len(got) != 1 { // lease until t0 + 2 min
 		t.Fatal("claim")
 	}
 	queued := execution(t, s, &hookd.Execution{WorkspaceID: ws.ID, JobID: j.ID, RunAt: t0.Add(time.Hour), CreatedAt: t0.Add(time.Minute)})
 
-	now := t0.Add(150 * time.Second)
+	now := t0.Add(90 * time.Second)
 	var seen []hookd.Execution
 	got, err := s.ExecutionsInterrupt(ctx, now, func(x *hookd.Execution) *hookd.PublishParams {
 		seen = append(seen, *x)
@@ -1093,7 +1115,7 @@ func testExecInterrupt(t *testing.T, open OpenInbound) {
 	if len(got) != 1 || got[0].ID != dead.ID || got[0].Status != hookd.ExecFailed || got[0].Reason != "interrupted" {
 		t.Fatalf("interrupted: %+v, want the dead node's run only", got)
 	}
-	if len(seen) != 1 || seen[0].Status != hookd.ExecFailed || seen[0].Reason != "interrupted" || seen[0].DurationMS != 150_000 {
+	if len(seen) != 1 || seen[0].Status != hookd.ExecFailed || seen[0].Reason != "interrupted" || seen[0].DurationMS != 90_000 {
 		t.Errorf("outcome saw %+v, want the failed execution with its duration", seen)
 	}
 	stored := getExecution(t, s, ws.ID, dead.ID)

@@ -55,14 +55,16 @@ func testAcceptStart(t *testing.T, open OpenInbound) {
 	if got, err := s.JobGet(context.Background(), ws.ID, j.ID); err != nil || got.LastRunAt == nil || !got.LastRunAt.Equal(t0) {
 		t.Errorf("job last_run_at: %v (%v), want t0", got.LastRunAt, err)
 	}
-	// The lease is the claim's: the job's timeout plus a minute, at least
-	// Start.Lease. A claim does not see the run; ExecutionsInterrupt before
-	// the lease ends leaves it alone.
+	// The lease is Start's, held by Start.Owner. A claim does not see the
+	// run; ExecutionsInterrupt before the lease ends leaves it alone.
 	if got := claimExec(t, s, t0, 10); len(got) != 0 {
 		t.Errorf("claim took %v, want nothing queued", execIDs(got))
 	}
-	if xs, err := s.ExecutionsInterrupt(context.Background(), t0.Add(90*time.Second-time.Millisecond), nil); err != nil || len(xs) != 0 {
+	if xs, err := s.ExecutionsInterrupt(context.Background(), t0.Add(time.Minute), nil); err != nil || len(xs) != 0 {
 		t.Errorf("interrupted %d runs before the lease ended (%v)", len(xs), err)
+	}
+	if n, err := s.ExecutionsRenew(context.Background(), "node-a", []string{c.ID}, t0.Add(time.Minute)); err != nil || n != 1 {
+		t.Errorf("renewed %d leases (%v), want the started run's (held by node-a)", n, err)
 	}
 
 	// Concurrency 2: the second starts, the third queues.
