@@ -266,7 +266,7 @@ func testExecutionList(t *testing.T) {
 	e.jobs.finish = func(hookd.ClaimedExecution) (string, json.RawMessage, string) {
 		return hookd.ExecSucceeded, json.RawMessage(`1`), ""
 	}
-	c := e.do("POST", "/v1/jobs/"+j1+"/run?wait=1", e.writer, nil).want(t, 200).obj(t)["execution_id"]
+	c := e.do("POST", "/v1/jobs/"+j1+"/run?wait=10", e.writer, nil).want(t, 200).obj(t)["execution_id"]
 	e.do("POST", "/v1/jobs/"+e.job(e.other, "x", nil)["id"].(string)+"/run", e.other, nil).want(t, 202)
 
 	ids := func(q string) []any {
