@@ -234,13 +234,21 @@ func (s *Store) decideCall(tx writeTx, p *hookd.CallAcceptParams, run *hookd.Exe
 // otherwise.
 func (s *Store) startRun(tx writeTx, x *hookd.Execution, st *hookd.ExecStart, now time.Time) (*hookd.ClaimedExecution, error) {
 	// One statement: the job, when it has room under its concurrency and no
-	// earlier due run of it waits, gets its last_run_at.
-	j, err := scanJob(tx.QueryRow(hqCall12, us(now), x.JobID, x.WorkspaceID, us(now)))
+	// earlier due run of it waits.
+	j, err := scanJob(tx.QueryRow(hqCall12, x.JobID, x.WorkspaceID, us(now)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil // gone, busy or behind its queue: the run queues
 	}
 	if err != nil {
 		return nil, err
+	}
+	// last_run_at: exact for a scheduled job (its next "every" run counts
+	// from it), else kept to the second like a trigger's last_used_at.
+	if j.Schedule != nil || j.LastRunAt == nil || !j.LastRunAt.After(now.Add(-lastUsedResolution)) {
+		if _, err := tx.Exec(hqExecution14, us(now), x.JobID); err != nil {
+			return nil, err
+		}
+		j.LastRunAt = &now
 	}
 	lease := now.Add(st.Lease)
 	x.Status, x.StartedAt = hookd.ExecRunning, &now
@@ -380,13 +388,12 @@ var hqCall9 = hot(`INSERT INTO trigger_cooldowns (trigger_id, workspace_id, wind
 			leading_execution_id = excluded.leading_execution_id, trailing_execution_id = NULL`)
 var hqCall10 = hot(`SELECT ` + executionCols + ` FROM executions WHERE id = ? AND workspace_id = ?`)
 var hqCall11 = hot(`UPDATE triggers SET last_used_at = ? WHERE id = ?`)
-var hqCall12 = hot(`UPDATE jobs SET last_run_at = ?
+var hqCall12 = hot(`SELECT ` + jobCols + ` FROM jobs
 				WHERE id = ? AND workspace_id = ?
 					AND max(concurrency, 1) > (SELECT COUNT(*) FROM executions
 						WHERE workspace_id = jobs.workspace_id AND job_id = jobs.id AND status = 'running')
 					AND NOT EXISTS (SELECT 1 FROM executions
-						WHERE workspace_id = jobs.workspace_id AND job_id = jobs.id AND status = 'queued' AND run_at <= ?)
-				RETURNING ` + jobCols)
+						WHERE workspace_id = jobs.workspace_id AND job_id = jobs.id AND status = 'queued' AND run_at <= ?)`)
 var hqCall13 = hot(`INSERT INTO executions (id, workspace_id, job_id, trigger_id, source, status, input, result, reason,
 				created, run_at, period, started_at, finished_at, duration_ms, lease_until, lease_owner)
 				VALUES (?, ?, ?, ?, ?, 'running', ?, NULL, '', ?, ?, NULL, ?, NULL, 0, ?, ?)`)
