@@ -154,6 +154,10 @@ inbound)
   echo "### accepted calls (HMAC)"; HOOKD_TRIGGER_TOKEN=$(echo "$hm" | json "['token']") HOOKD_TRIGGER_SECRET=$(echo "$hm" | json "['secret']") \
     scripts/inbound.sh adapters/hookd-hmac.inbound.sh | grep -A6 '^=='
   echo "### refused calls (unknown token)"; HOOKD_TRIGGER_TOKEN=wht_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA scripts/inbound.sh adapters/hookd.inbound.sh | grep -A6 '^=='
+  # Every accepted call's run must have run, not wait in a backlog.
+  total() { api GET "/v1/executions?limit=1&status=$1" | json "['total']"; }
+  for _ in $(seq 100); do [ "$(total queued)$(total running)" = 00 ] && break; sleep 0.1; done
+  echo "executions: $(total succeeded) succeeded, $(total failed) failed, $(total queued) queued, $(total running) running"
   ;;
 backlog)
   start
