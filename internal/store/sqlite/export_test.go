@@ -24,9 +24,6 @@ func (s *Store) Pragmas(ctx context.Context) (journal string, sync int, fk bool,
 	if err != nil {
 		return "", 0, false, err
 	}
-	if s.walSync != nil && sync == 1 {
-		sync = 2 // NORMAL plus the syncer's fsync before every answer: FULL
-	}
 	// The read pool must agree on durability.
 	var rsync int
 	if err := s.rdb.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&rsync); err != nil {
@@ -59,10 +56,6 @@ func (s *Store) BulkInsertPending(ctx context.Context, workspaceID, webhookID st
 // since Open: its thread's CPU time on Linux (see cputime_linux_test.go),
 // wall time elsewhere (test only).
 func (s *Store) WriterBusy() time.Duration { return time.Duration(s.busy.Load()) }
-
-// SetBeforeWALSync sets a function the syncer calls before each fsync of the
-// WAL (test only: call it before the writes it is to see).
-func (s *Store) SetBeforeWALSync(f func()) { s.beforeWALSync = f }
 
 // QueryPlan returns EXPLAIN QUERY PLAN's details of query, joined (test only).
 func (s *Store) QueryPlan(ctx context.Context, query string) (string, error) {

@@ -15,9 +15,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
-	"os"
 	"runtime"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -80,15 +78,6 @@ type Store struct {
 	stmts stmts
 
 	rstmts rstmts // on the read pool
-
-	// With synchronous=FULL the writer connection runs NORMAL and syncer
-	// fsyncs the WAL before answering (walsync.go); walSync is nil otherwise.
-	walSync  chan synced
-	syncDone chan struct{}
-	walPath  string
-	wal      *os.File // syncer's
-	// beforeWALSync, when set, runs before each fsync of the WAL (tests).
-	beforeWALSync func()
 }
 
 var _ hookd.Store = (*Store)(nil)
@@ -119,15 +108,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	common.Add("_pragma", "foreign_keys(1)")
 	common.Add("_pragma", "cache_size(-32000)") // 32 MiB per connection
 	common.Add("_pragma", "temp_store(MEMORY)")
-	// The writer does FULL's fsync itself, after the commit (syncer).
-	wsync := sync
-	if sync == "FULL" {
-		wsync = "NORMAL"
-	}
+	common.Add("_pragma", "synchronous("+sync+")")
 
 	wq := cloneValues(common)
-	wq.Add("_pragma", "synchronous("+wsync+")")
-	common.Add("_pragma", "synchronous("+sync+")")
 	wq.Add("_pragma", "journal_mode(WAL)")
 	// Checkpoints run on their own connection (checkpointer), not inside the
 	// commits of the writer: a checkpoint copies pages into the database file
@@ -201,10 +184,6 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		cdb.Close()
 		return nil, err
 	}
-	if sync == "FULL" {
-		s.walSync, s.syncDone, s.walPath = make(chan synced, walSyncQueue), make(chan struct{}), path+"-wal"
-		go s.syncer()
-	}
 	go s.writer()
 	go s.checkpointer()
 	return s, nil
@@ -245,10 +224,6 @@ func (s *Store) Close() error {
 	close(s.ops)
 	s.mu.Unlock()
 	<-s.done
-	if s.walSync != nil {
-		close(s.walSync)
-		<-s.syncDone
-	}
 	close(s.cpStop)
 	<-s.cpDone
 	s.stmts.close()
@@ -389,57 +364,49 @@ func (s *Store) writer() {
 			}
 		}
 		start := writerClock()
-		errs, committed := s.commit(batch)
+		s.commit(batch)
 		s.busy.Add(writerClock() - start)
-		if committed && s.walSync != nil {
-			// Answered once the WAL is on disk; meanwhile the next batch runs.
-			s.walSync <- synced{ops: slices.Clone(batch), errs: errs}
-		} else {
-			for i, op := range batch {
-				op.done <- errs[i]
-			}
-		}
 		clear(batch)
 	}
 }
 
 // commit runs one batch: BEGIN IMMEDIATE; per op SAVEPOINT, fn, RELEASE (or
-// ROLLBACK TO on failure); COMMIT. It returns each op's verdict and whether
-// the transaction committed (the verdicts then wait for its sync when the
-// writer syncs the WAL itself, see syncer).
-func (s *Store) commit(batch []*writeOp) (errs []error, committed bool) {
-	errs = make([]error, len(batch))
-	fail := func(err error) ([]error, bool) {
-		for i := range errs {
-			errs[i] = err
+// ROLLBACK TO on failure); COMMIT; then answers every op.
+func (s *Store) commit(batch []*writeOp) {
+	errs := make([]error, len(batch))
+	fail := func(err error) {
+		for _, op := range batch {
+			op.done <- err
 		}
 		clear(s.hooks) // may hold state of the rolled-back transaction
-		return errs, false
 	}
 	tx, err := s.wdb.BeginTx(context.Background(), nil)
 	if err != nil {
-		return fail(fmt.Errorf("sqlite: begin: %w", err))
+		fail(fmt.Errorf("sqlite: begin: %w", err))
+		return
 	}
 	if len(batch) == 1 {
 		// No savepoint needed: a failure rolls back the whole transaction.
 		op := batch[0]
 		if err := op.ctx.Err(); err != nil {
 			tx.Rollback()
-			errs[0] = err
-			return errs, false
+			op.done <- err
+			return
 		}
 		if err := call(op.fn, tx); err != nil {
 			tx.Rollback()
 			clear(s.hooks)
-			errs[0] = err
-			return errs, false
+			op.done <- err
+			return
 		}
 		if err := tx.Commit(); err != nil {
-			return fail(fmt.Errorf("sqlite: commit: %w", err))
+			fail(fmt.Errorf("sqlite: commit: %w", err))
+			return
 		}
 		s.commits.Add(1)
 		s.writes.Add(1)
-		return errs, true
+		op.done <- nil
+		return
 	}
 	for i, op := range batch {
 		if err := op.ctx.Err(); err != nil {
@@ -448,7 +415,8 @@ func (s *Store) commit(batch []*writeOp) (errs []error, committed bool) {
 		}
 		if _, err := s.prepared(tx).Exec(hqSavepoint); err != nil {
 			tx.Rollback()
-			return fail(fmt.Errorf("sqlite: savepoint: %w", err))
+			fail(fmt.Errorf("sqlite: savepoint: %w", err))
+			return
 		}
 		if err := call(op.fn, tx); err != nil {
 			errs[i] = err
@@ -457,20 +425,25 @@ func (s *Store) commit(batch []*writeOp) (errs []error, committed bool) {
 				// The transaction itself is gone (e.g. an I/O error rolled it
 				// back): nobody's work survives.
 				tx.Rollback()
-				return fail(fmt.Errorf("sqlite: rollback to savepoint: %w (after %v)", rerr, err))
+				fail(fmt.Errorf("sqlite: rollback to savepoint: %w (after %v)", rerr, err))
+				return
 			}
 		}
 		if _, err := s.prepared(tx).Exec(hqRelease); err != nil {
 			tx.Rollback()
-			return fail(fmt.Errorf("sqlite: release savepoint: %w", err))
+			fail(fmt.Errorf("sqlite: release savepoint: %w", err))
+			return
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fail(fmt.Errorf("sqlite: commit: %w", err))
+		fail(fmt.Errorf("sqlite: commit: %w", err))
+		return
 	}
 	s.commits.Add(1)
 	s.writes.Add(int64(len(batch)))
-	return errs, true
+	for i, op := range batch {
+		op.done <- errs[i]
+	}
 }
 
 // The savepoint around each op of a batch, prepared: parsing them anew would

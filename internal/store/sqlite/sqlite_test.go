@@ -391,65 +391,6 @@ func BenchmarkClaimComplete(b *testing.B) {
 	}
 	b.ReportMetric(float64(done.Load())/b.Elapsed().Seconds(), "deliveries/s")
 }
-
-// TestWALSyncBeforeAnswer: with synchronous=FULL a write is answered only
-// after the WAL was fsynced following its commit (the syncer), while the
-// writer goes on committing; NORMAL answers at once.
-func TestWALSyncBeforeAnswer(t *testing.T) {
-	t.Parallel()
-	s := open(t, filepath.Join(t.TempDir(), "hookd.db"), sqlite.Options{})
-	release := make(chan struct{})
-	entered := make(chan struct{}, 16)
-	s.SetBeforeWALSync(func() {
-		entered <- struct{}{}
-		<-release
-	})
-	ctx := context.Background()
-	done := make(chan error, 1)
-	go func() {
-		done <- s.WorkspaceCreate(ctx, &hookd.Workspace{ID: hookd.NewID(hookd.PrefixWorkspace), Name: "a", CreatedAt: time.Now()})
-	}()
-	select { // committed; its sync has begun
-	case <-entered:
-	case err := <-done:
-		t.Fatalf("write answered (%v) without a WAL sync", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("no WAL sync after a write")
-	}
-	select {
-	case err := <-done:
-		t.Fatalf("write answered (%v) before the WAL was synced", err)
-	case <-time.After(100 * time.Millisecond):
-	}
-	// The writer is not held up meanwhile: a second write commits, and
-	// waits for its own sync.
-	second := make(chan error, 1)
-	go func() {
-		second <- s.WorkspaceCreate(ctx, &hookd.Workspace{ID: hookd.NewID(hookd.PrefixWorkspace), Name: "b", CreatedAt: time.Now()})
-	}()
-	deadline := time.After(10 * time.Second)
-	for {
-		got, _, err := s.WorkspaceList(ctx, hookd.Page{Limit: 10})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(got) == 2 {
-			break // both committed and visible, neither answered
-		}
-		select {
-		case <-deadline:
-			t.Fatalf("second write not committed while the first waits for its sync (%d visible)", len(got))
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
-	close(release)
-	for _, c := range []chan error{done, second} {
-		if err := <-c; err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // TestListPlans: the filtered lists of executions and calls use their
 // indexes (the partial ones for the rare values) rather than scanning.
 func TestListPlans(t *testing.T) {
