@@ -391,6 +391,7 @@ func BenchmarkClaimComplete(b *testing.B) {
 	}
 	b.ReportMetric(float64(done.Load())/b.Elapsed().Seconds(), "deliveries/s")
 }
+
 // TestListPlans: the filtered lists of executions and calls use their
 // indexes (the partial ones for the rare values) rather than scanning.
 func TestListPlans(t *testing.T) {
