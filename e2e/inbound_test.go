@@ -280,3 +280,72 @@ func testCooldownCoalesce(t *testing.T) {
 		t.Fatalf("%d executions for 5 calls in one window, want 2", list.Total)
 	}
 }
+
+// A trigger call whose job is kind event: the call, the run, the job's event
+// with its delivery and the job.succeeded outcome are committed together
+// (the run starts and ends in the accepting transaction on SQLite; through a
+// claim on PostgreSQL), a sync call answers 200 with the result at once, and
+// both events reach the subscribed webhook.
+func TestInboundEventJobBridge(t *testing.T) { onBackends(t, testInboundEventJobBridge) }
+
+func testInboundEventJobBridge(t *testing.T) {
+	t.Parallel()
+	s := start(t, "")
+	c := s.client()
+	ctx := context.Background()
+	rc := newRecorder(t, nil)
+	j, err := c.CreateJob(ctx, client.JobCreate{Name: "paid", Kind: "event", Config: map[string]any{"type": "order.paid"}, Concurrency: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateWebhook(ctx, client.WebhookCreate{URL: rc.URL, Events: []string{"order.*", "job.*"}}); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := c.CreateTrigger(ctx, client.TriggerCreate{JobID: j.ID, Mode: "sync", WaitSeconds: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.CallTrigger(ctx, tr.Token, []byte(`{"order":42}`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		EventID    string   `json:"event_id"`
+		Deliveries []string `json:"deliveries"`
+	}
+	if err := json.Unmarshal(res.Result, &out); err != nil || res.HTTPStatus != 200 || res.Status != "succeeded" ||
+		out.EventID == "" || len(out.Deliveries) != 1 {
+		t.Fatalf("sync answer %+v (%s)", res, res.Result)
+	}
+	waitDelivery(t, c, out.Deliveries[0], "delivered")
+	eventually(t, "the event and the outcome delivered", func() bool { return rc.count() == 2 })
+	types := map[string]map[string]any{}
+	rc.mu.Lock()
+	for _, r := range rc.reqs {
+		var evt struct {
+			Event string         `json:"event"`
+			Data  map[string]any `json:"data"`
+		}
+		json.Unmarshal(r.Body, &evt)
+		types[evt.Event] = evt.Data
+	}
+	rc.mu.Unlock()
+	if types["order.paid"]["order"] != float64(42) {
+		t.Errorf("order.paid data %v", types["order.paid"])
+	}
+	outcome := types["job.succeeded"]
+	if outcome["execution_id"] != res.ExecutionID || outcome["trigger_id"] != tr.ID {
+		t.Errorf("job.succeeded data %v", outcome)
+	}
+	if r, _ := outcome["result"].(map[string]any); r["event_id"] != out.EventID {
+		t.Errorf("outcome result %v, want the run's event %s", outcome["result"], out.EventID)
+	}
+	exe, err := c.GetExecution(ctx, res.ExecutionID)
+	if err != nil || exe.Status != "succeeded" || exe.Source != "webhook" || exe.StartedAt == nil || exe.FinishedAt == nil {
+		t.Fatalf("execution %+v (%v)", exe, err)
+	}
+	calls, err := c.ListTriggerCalls(ctx, tr.ID, client.CallFilter{})
+	if err != nil || calls.Total != 1 || calls.Data[0].Disposition != "accepted" || calls.Data[0].ExecutionID != exe.ID {
+		t.Fatalf("call log %+v (%v)", calls, err)
+	}
+}
