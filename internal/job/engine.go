@@ -400,30 +400,27 @@ func (e *Engine) Reserve() *hookd.ExecStart {
 // the engine now runs as its own claim; nil gives the worker back (the run
 // was queued, or nothing was recorded).
 func (e *Engine) Started(c *hookd.ClaimedExecution) {
-	if c != nil && c.Status == hookd.ExecRunning {
+	switch {
+	case c != nil && c.Status == hookd.ExecRunning:
 		e.mu.Lock()
 		e.leased[c.ID] = struct{}{}
 		e.mu.Unlock()
-	}
-	if c != nil && c.Status != hookd.ExecRunning {
+		go e.execute(c)
+		return
+	case c != nil:
 		// Ended in the same transaction (ExecStart.Inline).
 		if m := e.cfg.Metrics; m != nil {
 			m.Executions.WithLabelValues(c.Status).Inc()
 		}
 		e.publishWake()
 		e.notify(c.ID)
-		c = nil
 	}
-	if c == nil {
-		// No run finished: the claim loop is not woken (the caller wakes it
-		// when it queued a run).
-		e.mu.Lock()
-		e.inflight--
-		e.mu.Unlock()
-		e.runs.Done()
-		return
-	}
-	go e.execute(c)
+	// The worker goes back. No slot of a job was freed, so the claim loop is
+	// not woken (the caller wakes it when it queued a run).
+	e.mu.Lock()
+	e.inflight--
+	e.mu.Unlock()
+	e.runs.Done()
 }
 
 // release frees a worker and wakes the claim loop: the finished run may
