@@ -262,9 +262,17 @@ func (e *Engine) claimOnce(ctx context.Context, afterShort bool) (full bool, err
 		defer e.mu.Unlock()
 		return e.cfg.PerWebhook - e.perHook[id]
 	}
+	// The cap bounds requests to an endpoint (the slot is freed when the
+	// receiver answers, see attempt): this node's answered deliveries whose
+	// results are still being recorded hold no slot.
+	inFlight := func(id string) int {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return e.perHook[id]
+	}
 	claimed, err := e.store.DeliveriesClaim(ctx, hookd.ClaimParams{
 		Now: e.cfg.Now(), Limit: limit, Lease: e.cfg.Lease, Owner: e.cfg.Node,
-		Exclude: exclude, PerWebhook: perHook, MaxPerWebhook: e.cfg.PerWebhook,
+		Exclude: exclude, PerWebhook: perHook, MaxPerWebhook: e.cfg.PerWebhook, InFlight: inFlight,
 	})
 	if err != nil {
 		return false, err

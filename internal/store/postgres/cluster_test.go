@@ -619,3 +619,50 @@ func TestSchedulePeriodAcrossNodes(t *testing.T) {
 		t.Errorf("%d created, %d conflicts; want 1 and 7", ok.Load(), conflict.Load())
 	}
 }
+
+// TestClaimMaxPerWebhookInFlight: with ClaimParams.InFlight the cap counts
+// the claiming owner's own processing rows as InFlight says (answered
+// deliveries whose results are being recorded hold no slot), while other
+// owners' processing rows still count in full.
+func TestClaimMaxPerWebhookInFlight(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := freshDB(t)
+	key := sealer(t)
+	s := open(t, dsn, postgres.Options{Sealer: key})
+	ws := &hookd.Workspace{Name: "w"}
+	if err := s.WorkspaceCreate(ctx, ws); err != nil {
+		t.Fatal(err)
+	}
+	wh := &hookd.Webhook{WorkspaceID: ws.ID, URL: "https://hot", Active: true, Secret: "s"}
+	if err := s.WebhookCreate(ctx, wh); err != nil {
+		t.Fatal(err)
+	}
+	const maxPer = 4
+	if err := s.BulkInsertPending(ctx, ws.ID, wh.ID, 5*maxPer, time.Now().Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	claim := func(owner string, inFlight int) int {
+		t.Helper()
+		got, err := s.DeliveriesClaim(ctx, hookd.ClaimParams{Now: time.Now(), Limit: 100, Lease: time.Minute, Owner: owner,
+			MaxPerWebhook: maxPer, InFlight: func(string) int { return inFlight }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(got)
+	}
+	if n := claim("a", 0); n != maxPer {
+		t.Fatalf("first claim took %d, want %d", n, maxPer)
+	}
+	// a's receiver answered them all; their results are not recorded yet.
+	if n := claim("a", 0); n != maxPer {
+		t.Errorf("claim with the owner's rows answered took %d, want %d more", n, maxPer)
+	}
+	if n := claim("a", maxPer-1); n != 1 {
+		t.Errorf("claim with %d of the owner's in flight took %d, want 1", maxPer-1, n)
+	}
+	// Another owner sees a's 2×maxPer+1 processing rows: no room.
+	if n := claim("b", 0); n != 0 {
+		t.Errorf("another owner's claim took %d, want 0 (the cap is held by a's rows)", n)
+	}
+}

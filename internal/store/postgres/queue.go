@@ -93,13 +93,14 @@ const webhookLockClass = 0x686b6477
 
 // capWebhooks bounds the room of each listed webhook not met before in this
 // claim by max minus its deliveries in processing in the database (every
-// node's). To count without racing another node's claim of the same webhook,
+// node's; with inFlight, the owner's own rows count as inFlight says, see
+// ClaimParams.InFlight). To count without racing another node's claim of the same webhook,
 // it first takes the webhook's advisory lock for the rest of the
 // transaction, without waiting: a webhook another node is claiming right now
 // gets no room in this claim (that node fills it). The count is a second
 // statement of the same pipeline, so its snapshot sees every claim committed
 // before the lock was granted.
-func capWebhooks(ctx context.Context, tx pgx.Tx, maxPer int, ids, ws []string, roomFor func(string) int, room map[string]int) error {
+func capWebhooks(ctx context.Context, tx pgx.Tx, p hookd.ClaimParams, ids, ws []string, roomFor func(string) int, room map[string]int) error {
 	var newIDs, newWS []string
 	for i, id := range ids {
 		// roomFor records the webhook in room: later rows of it are seen.
@@ -123,13 +124,17 @@ func capWebhooks(ctx context.Context, tx pgx.Tx, maxPer int, ids, ws []string, r
 		})
 		return err
 	})
-	b.Queue(`SELECT d.webhook_id, count(*) FROM unnest($1::text[], $2::text[]) AS w (id, ws)
+	b.Queue(`SELECT d.webhook_id, count(*), count(*) FILTER (WHERE d.lease_owner = $3)
+		FROM unnest($1::text[], $2::text[]) AS w (id, ws)
 		JOIN deliveries d ON d.workspace_id = w.ws AND d.webhook_id = w.id AND d.status = 'processing'
-		GROUP BY d.webhook_id`, newIDs, newWS).Query(func(rows pgx.Rows) error {
+		GROUP BY d.webhook_id`, newIDs, newWS, p.Owner).Query(func(rows pgx.Rows) error {
 		var id string
-		var n int
-		_, err := pgx.ForEachRow(rows, []any{&id, &n}, func() error {
-			busy[id] = n
+		var all, own int
+		_, err := pgx.ForEachRow(rows, []any{&id, &all, &own}, func() error {
+			busy[id] = all
+			if p.InFlight != nil {
+				busy[id] = all - own
+			}
 			return nil
 		})
 		return err
@@ -141,7 +146,11 @@ func capWebhooks(ctx context.Context, tx pgx.Tx, maxPer int, ids, ws []string, r
 		if !locked[id] {
 			room[id] = 0
 		} else {
-			room[id] = max(min(room[id], maxPer-busy[id]), 0)
+			n := busy[id]
+			if p.InFlight != nil {
+				n += p.InFlight(id)
+			}
+			room[id] = max(min(room[id], p.MaxPerWebhook-n), 0)
 		}
 	}
 	return nil
@@ -273,7 +282,7 @@ func (s *Store) claimScan(ctx context.Context, tx pgx.Tx, scanSQL string, first 
 			for i, c := range rowsOf {
 				ids[i], ws[i] = c.webhookID, c.ws
 			}
-			if err := capWebhooks(ctx, tx, p.MaxPerWebhook, ids, ws, roomFor, room); err != nil {
+			if err := capWebhooks(ctx, tx, p, ids, ws, roomFor, room); err != nil {
 				return nil, err
 			}
 		}
@@ -294,7 +303,7 @@ func (s *Store) claimScan(ctx context.Context, tx pgx.Tx, scanSQL string, first 
 		page = min(max(p.Limit*4, claimPageMin), claimPageMax)
 	}
 	if !exhausted && len(chosen) < p.Limit {
-		more, err := s.claimFallback(ctx, tx, now, p.Limit-len(chosen), p.MaxPerWebhook, roomFor, room, taken, chosen)
+		more, err := s.claimFallback(ctx, tx, now, p.Limit-len(chosen), p, roomFor, room, taken, chosen)
 		if err != nil {
 			return nil, err
 		}
@@ -353,7 +362,7 @@ func markClaimed(ctx context.Context, tx pgx.Tx, markSQL string, chosen []candid
 // oldest first. Rows the scan already chose are locked by this transaction
 // (SKIP LOCKED does not skip its own locks), so each probe asks for that many
 // more and skips them.
-func (s *Store) claimFallback(ctx context.Context, tx pgx.Tx, now time.Time, want, maxPer int, roomFor func(string) int,
+func (s *Store) claimFallback(ctx context.Context, tx pgx.Tx, now time.Time, want int, p hookd.ClaimParams, roomFor func(string) int,
 	room, taken map[string]int, chosen []candidate) ([]candidate, error) {
 	rows, _ := tx.Query(ctx, `SELECT id, workspace_id FROM webhooks WHERE active`)
 	var allIDs, allWS []string
@@ -364,8 +373,8 @@ func (s *Store) claimFallback(ctx context.Context, tx pgx.Tx, now time.Time, wan
 	}); err != nil {
 		return nil, err
 	}
-	if maxPer > 0 {
-		if err := capWebhooks(ctx, tx, maxPer, allIDs, allWS, roomFor, room); err != nil {
+	if p.MaxPerWebhook > 0 {
+		if err := capWebhooks(ctx, tx, p, allIDs, allWS, roomFor, room); err != nil {
 			return nil, err
 		}
 	}
