@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -664,5 +665,76 @@ func TestClaimMaxPerWebhookInFlight(t *testing.T) {
 	// Another owner sees a's 2×maxPer+1 processing rows: no room.
 	if n := claim("b", 0); n != 0 {
 		t.Errorf("another owner's claim took %d, want 0 (the cap is held by a's rows)", n)
+	}
+}
+
+// TestPublishSeesOtherNodesWebhooks: a node publishing to a workspace fans
+// out to exactly the webhooks active when the event is committed, though it
+// keeps a copy of them between publishes and they are created, changed,
+// deactivated and deleted through another node.
+func TestPublishSeesOtherNodesWebhooks(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := freshDB(t)
+	key := sealer(t)
+	a := open(t, dsn, postgres.Options{Sealer: key})
+	b := open(t, dsn, postgres.Options{Sealer: key})
+	ws := &hookd.Workspace{Name: "w"}
+	if err := b.WorkspaceCreate(ctx, ws); err != nil {
+		t.Fatal(err)
+	}
+	targets := func() []string {
+		t.Helper()
+		evt, _, err := a.EventPublish(ctx, hookd.PublishParams{WorkspaceID: ws.ID, Type: "order.paid", Data: []byte(`{}`), Now: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var hooks []string
+		for _, id := range evt.DeliveryIDs {
+			d, err := a.DeliveryGet(ctx, ws.ID, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hooks = append(hooks, d.WebhookID)
+		}
+		slices.Sort(hooks)
+		return hooks
+	}
+	if got := targets(); len(got) != 0 {
+		t.Fatalf("no webhooks: deliveries to %v", got)
+	}
+	w1 := &hookd.Webhook{WorkspaceID: ws.ID, URL: "https://one", Active: true, Secret: "s", Events: []string{"order.*"}}
+	w2 := &hookd.Webhook{WorkspaceID: ws.ID, URL: "https://two", Active: true, Secret: "s", Events: []string{"order.*"}}
+	for _, wh := range []*hookd.Webhook{w1, w2} {
+		if err := b.WebhookCreate(ctx, wh); err != nil {
+			t.Fatal(err)
+		}
+	}
+	both := []string{w1.ID, w2.ID}
+	slices.Sort(both)
+	if got := targets(); !slices.Equal(got, both) {
+		t.Fatalf("after creating two webhooks on the other node: deliveries to %v, want %v", got, both)
+	}
+	w1.Events = []string{"user.*"}
+	if err := b.WebhookUpdate(ctx, w1); err != nil {
+		t.Fatal(err)
+	}
+	if got := targets(); !slices.Equal(got, []string{w2.ID}) {
+		t.Fatalf("after narrowing w1's events: deliveries to %v, want only w2", got)
+	}
+	w1.Events, w2.Active = []string{"order.*"}, false
+	for _, wh := range []*hookd.Webhook{w1, w2} {
+		if err := b.WebhookUpdate(ctx, wh); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := targets(); !slices.Equal(got, []string{w1.ID}) {
+		t.Fatalf("after widening w1 and deactivating w2: deliveries to %v, want only w1", got)
+	}
+	if err := b.WebhookDelete(ctx, ws.ID, w1.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := targets(); len(got) != 0 {
+		t.Fatalf("after deleting w1: deliveries to %v, want none", got)
 	}
 }

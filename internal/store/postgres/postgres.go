@@ -63,7 +63,8 @@ type Store struct {
 	sealer hookd.Sealer
 	now    func() time.Time
 
-	notify notifier // pg_notify of committed work, see wake.go
+	notify notifier  // pg_notify of committed work, see wake.go
+	hooks  hookCache // active webhooks per workspace, for publishing
 
 	lastSweep atomic.Int64 // unix seconds of the last rate bucket cleanup
 }
