@@ -174,10 +174,11 @@ func capWebhooks(ctx context.Context, tx pgx.Tx, p hookd.ClaimParams, ids, ws []
 // that someone else holds or took meanwhile (claimLockUpdateSQL): rows of
 // saturated, excluded or busy webhooks are never locked — a row lock writes
 // the row and the WAL, and with one busy webhook a claim used to lock a
-// thousand rows to take a few. The scan stops after max(1024, 8×Limit) rows;
-// when that bound is hit before Limit is reached, one probe per other active
-// webhook with room (claimFallbackSQL) finds their oldest due rows, so no
-// webhook starves behind another's backlog.
+// thousand rows to take a few. The scan stops after max(1024, 8×Limit) rows,
+// or after a page in which every webhook has no room left; when it stops so
+// before Limit is reached, one probe per other active webhook with room
+// (claimFallbackSQL) finds their oldest due rows, so no webhook starves
+// behind another's backlog.
 func (s *Store) DeliveriesClaim(ctx context.Context, p hookd.ClaimParams) ([]hookd.ClaimedDelivery, error) {
 	if p.Limit <= 0 {
 		return []hookd.ClaimedDelivery{}, nil
@@ -298,6 +299,20 @@ func (s *Store) claimScan(ctx context.Context, tx pgx.Tx, scanSQL string, first 
 		scanned += n
 		if n < page {
 			exhausted = true
+			break
+		}
+		// Every webhook of this page is saturated (or excluded): the next
+		// pages are most likely more of the same, so other webhooks' due
+		// rows are found by the fallback's probes rather than by reading on
+		// (with one hot webhook, four pages of it per claim otherwise).
+		saturated := true
+		for _, c := range rowsOf {
+			if roomFor(c.webhookID) > 0 {
+				saturated = false
+				break
+			}
+		}
+		if saturated {
 			break
 		}
 		page = min(max(p.Limit*4, claimPageMin), claimPageMax)
