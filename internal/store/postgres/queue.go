@@ -214,7 +214,11 @@ func (s *Store) DeliveriesClaim(ctx context.Context, p hookd.ClaimParams) ([]hoo
 		// read, never locked (a row lock writes the row and the WAL).
 		scanSQL, markSQL, first := claimScanSQL, claimUpdateSQL, p.Limit
 		if p.MaxPerWebhook > 0 {
-			scanSQL, markSQL, first = claimReadSQL, claimLockUpdateSQL, min(max(p.Limit*2, claimPageMin), claimPageMax)
+			// A small first page: most capped claims end with it (their
+			// webhooks' room is small, or held by another node), and the
+			// head of the due index is where the rows claimed since the
+			// last vacuum still have entries, each a heap visit.
+			scanSQL, markSQL, first = claimReadSQL, claimLockUpdateSQL, min(p.Limit, claimPageMin)
 		}
 		chosen, err := s.claimScan(ctx, tx, scanSQL, first, p, now, roomFor, room)
 		if err != nil || len(chosen) == 0 {
