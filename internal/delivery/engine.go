@@ -186,7 +186,9 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 		wait := e.cfg.PollInterval
 		// A claim that took some will free slots, and the claim after that
-		// reads the next due time; one that took none reads it now.
+		// reads the next due time; one that took none reads it now. (While
+		// every attempt of the claim hangs, a retry falling due meanwhile
+		// waits for the poll: at most PollInterval late.)
 		if err == nil && took == 0 {
 			if due, ok, err := e.store.DeliveriesNextDue(ctx); err == nil && ok {
 				if d := due.Sub(e.cfg.Now()); d > 0 && d < wait {
