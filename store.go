@@ -128,6 +128,15 @@ type ClaimParams struct {
 	// across every node sharing the database (stores shared by several nodes
 	// count them; a single-process store may rely on PerWebhook alone).
 	MaxPerWebhook int
+	// InFlight, when set with MaxPerWebhook, returns how many of Owner's
+	// claimed deliveries of a webhook are still being attempted (sent and not
+	// yet answered, or about to be sent). The cap then counts Owner's own
+	// processing rows as that many instead of reading them: a delivery whose
+	// receiver has answered holds no slot while its result is being recorded,
+	// so the cap bounds concurrent requests to the endpoint, not commits.
+	// Other owners' processing rows still count in full. nil: every
+	// processing row counts.
+	InFlight func(webhookID string) int
 }
 
 // ClaimedDelivery is a delivery taken for an attempt, with its event.

@@ -11,7 +11,10 @@
 #                               # bench/rrproxy (round robin per request), alternated round by round
 #                               # with the harness self-test; then latency at 100 ev/s on three nodes
 # env: ROUNDS (3), HOOKD_BIN (built from ./cmd/hookd when unset), BENCH_SRC (../shared/bench),
-#      HOOKD_DEBUG_ADDR (pprof on the first node), HOOKD_BENCH_FLAGS (extra `hookd serve` flags)
+#      HOOKD_DEBUG_ADDR (pprof on the first node), HOOKD_BENCH_FLAGS (extra `hookd serve` flags),
+#      HOOKD_BENCH_PORT (18080: the node or proxy; the cluster's nodes on the next three ports),
+#      RECEIVER_ADDR (127.0.0.1:9200), SINK_ADDR (127.0.0.1:9100): other ports let two benchmarks
+#      run side by side without answering each other's requests (they still share the CPU)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -26,10 +29,15 @@ cleanup() {
 }
 trap cleanup EXIT
 cp -r "${BENCH_SRC:-$root/../shared/bench}" "$work/bench"
+chmod -R u+w "$work/bench"
+export RECEIVER_ADDR=${RECEIVER_ADDR:-127.0.0.1:9200}
+sed -i "s#127.0.0.1:9200#$RECEIVER_ADDR#" "$work/bench/adapters/sink-selftest.json"
+hook_url=http://$RECEIVER_ADDR/hook
 (cd "$work/bench" && scripts/build.sh >/dev/null)
 bin=${HOOKD_BIN:-$work/hookd}
 [ -n "${HOOKD_BIN:-}" ] || go build -o "$bin" ./cmd/hookd
-addr=127.0.0.1:18080
+port=${HOOKD_BENCH_PORT:-18080}
+addr=127.0.0.1:$port
 # start_node NAME ADDR [serve flags]: hookd with data dir $work/NAME, pid in $work/NAME.pid.
 start_node() {
   local name=$1 at=$2; shift 2
@@ -78,13 +86,13 @@ export HOOKD_ADDR=$addr
 case $what in
 outbound)
   start
-  api POST /v1/webhooks '{"url":"http://127.0.0.1:9200/hook"}' >/dev/null
+  api POST /v1/webhooks "{\"url\":\"$hook_url\"}" >/dev/null
   outbound_runs
   ;;
 pg)
   pg_up
   start --database "$(newdb bench)"
-  api POST /v1/webhooks '{"url":"http://127.0.0.1:9200/hook"}' >/dev/null
+  api POST /v1/webhooks "{\"url\":\"$hook_url\"}" >/dev/null
   outbound_runs
   ;;
 pg-cluster)
@@ -93,7 +101,7 @@ pg-cluster)
   go build -o "$proxy" ./bench/rrproxy
   export HOOKD_MASTER_KEY
   HOOKD_MASTER_KEY=$(head -c 32 /dev/urandom | base64)
-  ports=(18081 18082 18083)
+  ports=($((port+1)) $((port+2)) $((port+3)))
   # cluster NODES ROUND: NODES hookd nodes on a fresh database behind the
   # proxy on $addr; the first node's admin.key is every node's.
   cluster() {
@@ -109,7 +117,7 @@ pg-cluster)
     "$proxy" -listen "$addr" -backends "$backends" > "$work/rrproxy.log" 2>&1 &
     echo $! > "$work/rrproxy.pid"
     for _ in $(seq 100); do curl -fs "http://$addr/readyz" >/dev/null && break; sleep 0.1; done
-    api POST /v1/webhooks '{"url":"http://127.0.0.1:9200/hook"}' >/dev/null
+    api POST /v1/webhooks "{\"url\":\"$hook_url\"}" >/dev/null
     export HOOKD_API_KEY=$(cat "$work/data/admin.key")
   }
   uncluster() { stop_pid rrproxy; stop_pid node3; stop_pid node2; stop_pid data; }

@@ -174,7 +174,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	defer timer.Stop()
 	onlyFreed := false // woken only because slots were freed
 	for {
-		full, err := e.claimOnce(ctx, onlyFreed)
+		took, full, err := e.claimOnce(ctx, onlyFreed)
 		if err != nil && ctx.Err() == nil {
 			e.log.Error("claim deliveries", "err", err)
 		}
@@ -185,7 +185,11 @@ func (e *Engine) Run(ctx context.Context) error {
 			continue // more may be due right away
 		}
 		wait := e.cfg.PollInterval
-		if err == nil {
+		// A claim that took some will free slots, and the claim after that
+		// reads the next due time; one that took none reads it now. (While
+		// every attempt of the claim hangs, a retry falling due meanwhile
+		// waits for the poll: at most PollInterval late.)
+		if err == nil && took == 0 {
 			if due, ok, err := e.store.DeliveriesNextDue(ctx); err == nil && ok {
 				if d := due.Sub(e.cfg.Now()); d > 0 && d < wait {
 					wait = d
@@ -227,12 +231,12 @@ func (e *Engine) Run(ctx context.Context) error {
 }
 
 // claimOnce claims as many due deliveries as there are free workers and starts
-// them; full reports that the claim was limited by the batch size, not by
+// them (took); full reports that the claim was limited by the batch size, not by
 // what was due. afterShort says the previous claim took everything it could
 // and only slots were freed since: then only the webhooks that freed them can
 // yield more, at most as many as were freed, and the claim asks for no more
 // (a claim's cost grows with its limit).
-func (e *Engine) claimOnce(ctx context.Context, afterShort bool) (full bool, err error) {
+func (e *Engine) claimOnce(ctx context.Context, afterShort bool) (took int, full bool, err error) {
 	e.mu.Lock()
 	free := e.cfg.Workers - e.inflight
 	freed := e.freedSince
@@ -248,12 +252,12 @@ func (e *Engine) claimOnce(ctx context.Context, afterShort bool) (full bool, err
 	}
 	e.mu.Unlock()
 	if free <= 0 {
-		return false, nil
+		return 0, false, nil
 	}
 	limit := min(free, e.cfg.ClaimBatch)
 	if afterShort && e.lastShort {
 		if freed == 0 {
-			return false, nil
+			return 0, false, nil
 		}
 		limit = min(limit, freed)
 	}
@@ -262,12 +266,20 @@ func (e *Engine) claimOnce(ctx context.Context, afterShort bool) (full bool, err
 		defer e.mu.Unlock()
 		return e.cfg.PerWebhook - e.perHook[id]
 	}
+	// The cap bounds requests to an endpoint (the slot is freed when the
+	// receiver answers, see attempt): this node's answered deliveries whose
+	// results are still being recorded hold no slot.
+	inFlight := func(id string) int {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return e.perHook[id]
+	}
 	claimed, err := e.store.DeliveriesClaim(ctx, hookd.ClaimParams{
 		Now: e.cfg.Now(), Limit: limit, Lease: e.cfg.Lease, Owner: e.cfg.Node,
-		Exclude: exclude, PerWebhook: perHook, MaxPerWebhook: e.cfg.PerWebhook,
+		Exclude: exclude, PerWebhook: perHook, MaxPerWebhook: e.cfg.PerWebhook, InFlight: inFlight,
 	})
 	if err != nil {
-		return false, err
+		return 0, false, err
 	}
 	e.lastShort = len(claimed) < limit
 	for i := range claimed {
@@ -279,7 +291,7 @@ func (e *Engine) claimOnce(ctx context.Context, afterShort bool) (full bool, err
 		e.attempts.Add(1)
 		go e.attempt(c)
 	}
-	return len(claimed) == limit, nil
+	return len(claimed), len(claimed) == limit, nil
 }
 
 func (e *Engine) release(webhookID string) {

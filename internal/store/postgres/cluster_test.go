@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -617,5 +618,123 @@ func TestSchedulePeriodAcrossNodes(t *testing.T) {
 	wg.Wait()
 	if ok.Load() != 1 || conflict.Load() != 7 {
 		t.Errorf("%d created, %d conflicts; want 1 and 7", ok.Load(), conflict.Load())
+	}
+}
+
+// TestClaimMaxPerWebhookInFlight: with ClaimParams.InFlight the cap counts
+// the claiming owner's own processing rows as InFlight says (answered
+// deliveries whose results are being recorded hold no slot), while other
+// owners' processing rows still count in full.
+func TestClaimMaxPerWebhookInFlight(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := freshDB(t)
+	key := sealer(t)
+	s := open(t, dsn, postgres.Options{Sealer: key})
+	ws := &hookd.Workspace{Name: "w"}
+	if err := s.WorkspaceCreate(ctx, ws); err != nil {
+		t.Fatal(err)
+	}
+	wh := &hookd.Webhook{WorkspaceID: ws.ID, URL: "https://hot", Active: true, Secret: "s"}
+	if err := s.WebhookCreate(ctx, wh); err != nil {
+		t.Fatal(err)
+	}
+	const maxPer = 4
+	if err := s.BulkInsertPending(ctx, ws.ID, wh.ID, 5*maxPer, time.Now().Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	claim := func(owner string, inFlight int) int {
+		t.Helper()
+		got, err := s.DeliveriesClaim(ctx, hookd.ClaimParams{Now: time.Now(), Limit: 100, Lease: time.Minute, Owner: owner,
+			MaxPerWebhook: maxPer, InFlight: func(string) int { return inFlight }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(got)
+	}
+	if n := claim("a", 0); n != maxPer {
+		t.Fatalf("first claim took %d, want %d", n, maxPer)
+	}
+	// a's receiver answered them all; their results are not recorded yet.
+	if n := claim("a", 0); n != maxPer {
+		t.Errorf("claim with the owner's rows answered took %d, want %d more", n, maxPer)
+	}
+	if n := claim("a", maxPer-1); n != 1 {
+		t.Errorf("claim with %d of the owner's in flight took %d, want 1", maxPer-1, n)
+	}
+	// Another owner sees a's 2×maxPer+1 processing rows: no room.
+	if n := claim("b", 0); n != 0 {
+		t.Errorf("another owner's claim took %d, want 0 (the cap is held by a's rows)", n)
+	}
+}
+
+// TestPublishSeesOtherNodesWebhooks: a node publishing to a workspace fans
+// out to exactly the webhooks active when the event is committed, though it
+// keeps a copy of them between publishes and they are created, changed,
+// deactivated and deleted through another node.
+func TestPublishSeesOtherNodesWebhooks(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := freshDB(t)
+	key := sealer(t)
+	a := open(t, dsn, postgres.Options{Sealer: key})
+	b := open(t, dsn, postgres.Options{Sealer: key})
+	ws := &hookd.Workspace{Name: "w"}
+	if err := b.WorkspaceCreate(ctx, ws); err != nil {
+		t.Fatal(err)
+	}
+	targets := func() []string {
+		t.Helper()
+		evt, _, err := a.EventPublish(ctx, hookd.PublishParams{WorkspaceID: ws.ID, Type: "order.paid", Data: []byte(`{}`), Now: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var hooks []string
+		for _, id := range evt.DeliveryIDs {
+			d, err := a.DeliveryGet(ctx, ws.ID, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hooks = append(hooks, d.WebhookID)
+		}
+		slices.Sort(hooks)
+		return hooks
+	}
+	if got := targets(); len(got) != 0 {
+		t.Fatalf("no webhooks: deliveries to %v", got)
+	}
+	w1 := &hookd.Webhook{WorkspaceID: ws.ID, URL: "https://one", Active: true, Secret: "s", Events: []string{"order.*"}}
+	w2 := &hookd.Webhook{WorkspaceID: ws.ID, URL: "https://two", Active: true, Secret: "s", Events: []string{"order.*"}}
+	for _, wh := range []*hookd.Webhook{w1, w2} {
+		if err := b.WebhookCreate(ctx, wh); err != nil {
+			t.Fatal(err)
+		}
+	}
+	both := []string{w1.ID, w2.ID}
+	slices.Sort(both)
+	if got := targets(); !slices.Equal(got, both) {
+		t.Fatalf("after creating two webhooks on the other node: deliveries to %v, want %v", got, both)
+	}
+	w1.Events = []string{"user.*"}
+	if err := b.WebhookUpdate(ctx, w1); err != nil {
+		t.Fatal(err)
+	}
+	if got := targets(); !slices.Equal(got, []string{w2.ID}) {
+		t.Fatalf("after narrowing w1's events: deliveries to %v, want only w2", got)
+	}
+	w1.Events, w2.Active = []string{"order.*"}, false
+	for _, wh := range []*hookd.Webhook{w1, w2} {
+		if err := b.WebhookUpdate(ctx, wh); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := targets(); !slices.Equal(got, []string{w1.ID}) {
+		t.Fatalf("after widening w1 and deactivating w2: deliveries to %v, want only w1", got)
+	}
+	if err := b.WebhookDelete(ctx, ws.ID, w1.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := targets(); len(got) != 0 {
+		t.Fatalf("after deleting w1: deliveries to %v, want none", got)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -26,14 +27,16 @@ const copyThreshold = 512
 // NOTHING, then the winner is re-read). EInvalid when p.Data is not JSON, or
 // not a JSON object while a webhook filter needs to look inside it.
 //
-// Cost: two round trips for an ordinary fan-out — one batch that reads the
-// key's event (if any) and the workspace's active webhooks, one statement
-// that inserts the event and its deliveries (one transaction, one commit).
-// From copyThreshold deliveries on, the deliveries go through COPY.
-//
-// Webhooks are matched as they were read in the first round trip: a webhook
-// deactivated in between may still get this event's delivery, unheld; the
-// delivery engine's per-attempt webhook read sees it inactive.
+// Cost: one round trip for an ordinary fan-out without an idempotency key:
+// one statement that inserts the event and its deliveries (one transaction,
+// one commit), matched against this Store's copy of the workspace's active
+// webhooks (hookCache). The statement checks that copy in its own snapshot
+// (the fingerprint of the active webhooks' ids and update times) and
+// inserts nothing when it is stale — a webhook created, changed, deactivated
+// or deleted since, on any node —; then the webhooks are read again and the
+// publish retried. So an event fans out to exactly the webhooks active when
+// it is committed. A key costs one more round trip (its event is read
+// first); from copyThreshold deliveries on, the deliveries go through COPY.
 func (s *Store) EventPublish(ctx context.Context, p hookd.PublishParams) (*hookd.Event, bool, error) {
 	evt, existing, err := s.publish(ctx, s.pool, p)
 	if err == nil && !existing && len(evt.DeliveryIDs) > 0 {
@@ -70,43 +73,54 @@ func (s *Store) publish(ctx context.Context, q dbtx, p hookd.PublishParams) (*ho
 			return nil, false, fmt.Errorf("postgres: event publish: %w", err)
 		}
 	}
-	hooks, err := activeWebhooks(ctx, q, p.WorkspaceID)
-	if err != nil {
-		return nil, false, fmt.Errorf("postgres: event publish: %w", err)
-	}
 	var decoded map[string]any
-	var matched []string
-	for _, wh := range hooks {
-		if len(wh.Filters) > 0 && decoded == nil {
-			if err := json.Unmarshal(data, &decoded); err != nil || decoded == nil {
-				return nil, false, hookd.FieldErrorf("data", "must be a JSON object")
+	for try := 0; ; try++ {
+		hooks, err := s.hooks.get(ctx, q, p.WorkspaceID, try > 0)
+		if err != nil {
+			return nil, false, fmt.Errorf("postgres: event publish: %w", err)
+		}
+		var matched []string
+		for _, wh := range hooks.list {
+			if len(wh.Filters) > 0 && decoded == nil {
+				if err := json.Unmarshal(data, &decoded); err != nil || decoded == nil {
+					return nil, false, hookd.FieldErrorf("data", "must be a JSON object")
+				}
+			}
+			if wh.Matches(p.Type, p.OwnerID, decoded) {
+				matched = append(matched, wh.ID)
 			}
 		}
-		if wh.Matches(p.Type, p.OwnerID, decoded) {
-			matched = append(matched, wh.ID)
+		// Sorted ids make ORDER BY id the fan-out order (EventGet lists them so).
+		evt.DeliveryIDs = make([]string, len(matched))
+		for i := range matched {
+			evt.DeliveryIDs[i] = hookd.NewIDAt(hookd.PrefixDelivery, now)
 		}
-	}
-	// Sorted ids make ORDER BY id the fan-out order (EventGet lists them so).
-	evt.DeliveryIDs = make([]string, len(matched))
-	for i := range matched {
-		evt.DeliveryIDs[i] = hookd.NewIDAt(hookd.PrefixDelivery, now)
-	}
-	slices.Sort(evt.DeliveryIDs)
+		slices.Sort(evt.DeliveryIDs)
 
-	var inserted bool
-	if len(matched) < copyThreshold {
-		inserted, err = insertEventSmall(ctx, q, evt, matched)
-	} else {
-		inserted, err = insertEventCopy(ctx, q, evt, matched)
-	}
-	if err != nil {
-		if c := pgCode(err); c == codeInvalidText || c == codeInvalidJSON || c == codeUntranslatable {
-			return nil, false, hookd.FieldErrorf("data", "must be JSON")
+		var inserted bool
+		var current string
+		if len(matched) < copyThreshold {
+			inserted, current, err = insertEventSmall(ctx, q, evt, matched, hooks.fingerprint)
+		} else {
+			inserted, current, err = insertEventCopy(ctx, q, evt, matched, hooks.fingerprint)
 		}
-		return nil, false, fmt.Errorf("postgres: event publish: %w", err)
-	}
-	if inserted {
-		return evt, false, nil
+		if err != nil {
+			if c := pgCode(err); c == codeInvalidText || c == codeInvalidJSON || c == codeUntranslatable {
+				return nil, false, hookd.FieldErrorf("data", "must be JSON")
+			}
+			return nil, false, fmt.Errorf("postgres: event publish: %w", err)
+		}
+		if inserted {
+			return evt, false, nil
+		}
+		if current != hooks.fingerprint {
+			// The webhooks changed since they were read: read them again.
+			if try == 10 {
+				return nil, false, fmt.Errorf("postgres: event publish: the workspace's webhooks keep changing")
+			}
+			continue
+		}
+		break
 	}
 	// The key was taken by a publish that committed meanwhile (ON CONFLICT
 	// waited for it): that event is the answer.
@@ -120,37 +134,43 @@ func (s *Store) publish(ctx context.Context, q dbtx, p hookd.PublishParams) (*ho
 	return e, true, nil
 }
 
+// insertEventSQL inserts the event ($1–$7) when the fingerprint of the
+// workspace's active webhooks (the CTE fp, hooksFingerprintCTE) is $10.
 const insertEventSQL = `INSERT INTO events (id, workspace_id, type, data, owner_id, idempotency_key, created)
-	VALUES ($1, $2, $3, $4, $5, $6, $7)
+	SELECT $1, $2, $3, $4::json, $5, $6, $7::timestamptz FROM fp WHERE fp.v = $10::text
 	ON CONFLICT (workspace_id, idempotency_key) WHERE idempotency_key <> '' DO NOTHING
 	RETURNING id`
 
 // insertEventSmall inserts the event and its deliveries in one statement
-// (data-modifying CTEs: one implicit transaction, one round trip). The
-// deliveries are inserted only when the event was.
-func insertEventSmall(ctx context.Context, q dbtx, evt *hookd.Event, hooks []string) (bool, error) {
+// (data-modifying CTEs: one implicit transaction, one round trip) if the
+// workspace's active webhooks still have fingerprint fp. The deliveries are
+// inserted only when the event was. It returns the current fingerprint.
+func insertEventSmall(ctx context.Context, q dbtx, evt *hookd.Event, hooks []string, fp string) (bool, string, error) {
 	var n int
-	err := q.QueryRow(ctx, `WITH e AS (`+insertEventSQL+`),
+	var current string
+	err := q.QueryRow(ctx, `WITH `+hooksFingerprintCTE+`,
+		e AS (`+insertEventSQL+`),
 		d AS (INSERT INTO deliveries (id, workspace_id, webhook_id, event_id, event_type, status, next_attempt_at, created, updated)
 			SELECT u.id, $2, u.wh, e.id, $3, 'pending', $7, $7, $7 FROM e, unnest($8::text[], $9::text[]) AS u (id, wh))
-		SELECT count(*) FROM e`,
+		SELECT (SELECT count(*) FROM e), (SELECT v FROM fp)`,
 		evt.ID, evt.WorkspaceID, evt.Type, []byte(evt.Data), evt.OwnerID, evt.IdempotencyKey, evt.Timestamp,
-		evt.DeliveryIDs, hooks).Scan(&n)
-	return n == 1, err
+		evt.DeliveryIDs, hooks, fp).Scan(&n, &current)
+	return n == 1, current, err
 }
 
-// insertEventCopy inserts the event, then COPYs its deliveries, in one
-// transaction (a savepoint when q is one).
-func insertEventCopy(ctx context.Context, q dbtx, evt *hookd.Event, hooks []string) (bool, error) {
+// insertEventCopy inserts the event (if the webhooks still have fingerprint
+// fp), then COPYs its deliveries, in one transaction (a savepoint when q is
+// one). It returns the current fingerprint.
+func insertEventCopy(ctx context.Context, q dbtx, evt *hookd.Event, hooks []string, fp string) (bool, string, error) {
 	inserted := false
+	var current string
 	err := pgx.BeginFunc(ctx, q, func(tx pgx.Tx) error {
-		var id string
-		err := tx.QueryRow(ctx, insertEventSQL, evt.ID, evt.WorkspaceID, evt.Type, []byte(evt.Data), evt.OwnerID,
-			evt.IdempotencyKey, evt.Timestamp).Scan(&id)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
-		}
-		if err != nil {
+		var n int
+		err := tx.QueryRow(ctx, `WITH `+hooksFingerprintCTE+`, e AS (`+strings.Replace(insertEventSQL, "$10", "$8", 1)+`)
+			SELECT (SELECT count(*) FROM e), (SELECT v FROM fp)`,
+			evt.ID, evt.WorkspaceID, evt.Type, []byte(evt.Data), evt.OwnerID, evt.IdempotencyKey, evt.Timestamp,
+			fp).Scan(&n, &current)
+		if err != nil || n == 0 {
 			return err
 		}
 		inserted = true
@@ -162,27 +182,7 @@ func insertEventCopy(ctx context.Context, q dbtx, evt *hookd.Event, hooks []stri
 			}))
 		return err
 	})
-	return inserted, err
-}
-
-// activeWebhooks reads what fan-out needs of a workspace's active webhooks.
-func activeWebhooks(ctx context.Context, q dbtx, workspaceID string) ([]hookd.Webhook, error) {
-	rows, _ := q.Query(ctx, `SELECT id, events, filters, owner_id FROM webhooks
-		WHERE workspace_id = $1 AND active ORDER BY created, id`, workspaceID)
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (hookd.Webhook, error) {
-		wh := hookd.Webhook{WorkspaceID: workspaceID, Active: true}
-		var events, filters []byte
-		if err := r.Scan(&wh.ID, &events, &filters, &wh.OwnerID); err != nil {
-			return wh, err
-		}
-		if err := json.Unmarshal(events, &wh.Events); err != nil {
-			return wh, fmt.Errorf("webhook %s events: %w", wh.ID, err)
-		}
-		if err := json.Unmarshal(filters, &wh.Filters); err != nil {
-			return wh, fmt.Errorf("webhook %s filters: %w", wh.ID, err)
-		}
-		return wh, nil
-	})
+	return inserted, current, err
 }
 
 const eventCols = `id, workspace_id, type, data, owner_id, idempotency_key, created`

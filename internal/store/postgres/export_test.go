@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/hookd/hookd"
 )
 
@@ -22,4 +24,19 @@ func (s *Store) BulkInsertPending(ctx context.Context, workspaceID, webhookID st
 		FROM generate_series(0, $4::int - 1) AS i, LATERAL (SELECT $5::timestamptz + i * interval '1 microsecond' AS t) x`,
 		workspaceID, webhookID, evtID, n, base)
 	return err
+}
+
+// PipelinedExec runs stmts as one batch through pipelinedTx (the first
+// should be BEGIN), then returns fail (test only).
+func (s *Store) PipelinedExec(ctx context.Context, fail error, stmts ...string) error {
+	return s.pipelinedTx(ctx, func(q claimQuerier) error {
+		b := &pgx.Batch{}
+		for _, st := range stmts {
+			b.Queue(st)
+		}
+		if err := q.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+		return fail
+	})
 }

@@ -63,7 +63,8 @@ type Store struct {
 	sealer hookd.Sealer
 	now    func() time.Time
 
-	notify notifier // pg_notify of committed work, see wake.go
+	notify notifier  // pg_notify of committed work, see wake.go
+	hooks  hookCache // active webhooks per workspace, for publishing
 
 	lastSweep atomic.Int64 // unix seconds of the last rate bucket cleanup
 }
@@ -160,6 +161,45 @@ func (s *Store) Ping(ctx context.Context) error {
 // tx runs fn in a transaction (READ COMMITTED), committing when it returns nil.
 func (s *Store) tx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, s.pool, fn)
+}
+
+// claimQuerier is what claims need of a connection or a transaction.
+type claimQuerier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// pipelinedTx runs fn on one connection of the pool. fn opens its
+// transaction by queuing BEGIN in its first batch and may end it by
+// queuing COMMIT in its last: each saves a round trip over s.tx, whose
+// BEGIN and COMMIT are round trips of their own. A transaction fn leaves
+// open is committed when fn returns nil and rolled back otherwise; a
+// connection whose state is then unknown is closed, not reused.
+func (s *Store) pipelinedTx(ctx context.Context, fn func(q claimQuerier) error) error {
+	c, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Release()
+	err = fn(c)
+	end := "COMMIT"
+	if err != nil {
+		end = "ROLLBACK"
+	}
+	pc := c.Conn().PgConn()
+	if pc.IsClosed() || pc.TxStatus() == 'I' {
+		return err
+	}
+	if _, eerr := c.Exec(context.WithoutCancel(ctx), end); eerr != nil {
+		c.Conn().Close(context.Background())
+		if err == nil {
+			err = eerr
+		}
+	} else if err == nil && pc.TxStatus() != 'I' {
+		c.Conn().Close(context.Background())
+		err = errors.New("transaction still open after COMMIT")
+	}
+	return err
 }
 
 // dbtx is what both the pool and a transaction offer.

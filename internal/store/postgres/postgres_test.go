@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -477,4 +478,54 @@ func BenchmarkClaimComplete(b *testing.B) {
 	b.ReportMetric(float64(done.Load())/b.Elapsed().Seconds(), "deliveries/s")
 	b.ReportMetric(float64(claimTime.Microseconds())/float64(b.N), "claim-µs/op")
 	b.ReportMetric(float64(completeTime.Microseconds())/float64(b.N), "complete-µs/op")
+}
+
+// TestPipelinedTx: a transaction whose BEGIN and COMMIT ride in the
+// statements' own batches commits what it wrote when its function succeeds
+// (COMMIT sent or not), rolls it back when the function or a statement
+// fails, and leaves the pool usable either way.
+func TestPipelinedTx(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := freshDB(t)
+	s := open(t, dsn, postgres.Options{Sealer: sealer(t), MaxConns: 1}) // one connection: every case reuses it
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	ins := func(name string) string {
+		return fmt.Sprintf(`INSERT INTO workspaces (id, name, created) VALUES ('ws_%s', '%s', now())`, name, name)
+	}
+	boom := errors.New("boom")
+	cases := []struct {
+		name  string // also the workspace it inserts
+		fail  error
+		stmts []string
+		kept  bool
+	}{
+		{"committed", nil, []string{"BEGIN", ins("committed"), "COMMIT"}, true},
+		{"left_open", nil, []string{"BEGIN", ins("left_open")}, true},
+		{"fn_fails", boom, []string{"BEGIN", ins("fn_fails")}, false},
+		{"stmt_fails", nil, []string{"BEGIN", ins("stmt_fails"), "SELECT 1/0", "COMMIT"}, false},
+	}
+	for _, c := range cases {
+		err := s.PipelinedExec(ctx, c.fail, c.stmts...)
+		if (err == nil) != c.kept {
+			t.Errorf("%s: err %v", c.name, err)
+		}
+		var n int
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM workspaces WHERE name = $1`, c.name).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if (n == 1) != c.kept {
+			t.Errorf("%s: %d rows kept, want kept=%v", c.name, n, c.kept)
+		}
+	}
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("pool unusable afterwards: %v", err)
+	}
+	if err := s.PipelinedExec(ctx, nil, "BEGIN", "SELECT 1", "COMMIT"); err != nil {
+		t.Fatalf("transaction after the failures: %v", err)
+	}
 }

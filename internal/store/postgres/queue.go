@@ -93,13 +93,14 @@ const webhookLockClass = 0x686b6477
 
 // capWebhooks bounds the room of each listed webhook not met before in this
 // claim by max minus its deliveries in processing in the database (every
-// node's). To count without racing another node's claim of the same webhook,
+// node's; with inFlight, the owner's own rows count as inFlight says, see
+// ClaimParams.InFlight). To count without racing another node's claim of the same webhook,
 // it first takes the webhook's advisory lock for the rest of the
 // transaction, without waiting: a webhook another node is claiming right now
 // gets no room in this claim (that node fills it). The count is a second
 // statement of the same pipeline, so its snapshot sees every claim committed
 // before the lock was granted.
-func capWebhooks(ctx context.Context, tx pgx.Tx, maxPer int, ids, ws []string, roomFor func(string) int, room map[string]int) error {
+func capWebhooks(ctx context.Context, tx claimQuerier, p hookd.ClaimParams, ids, ws []string, roomFor func(string) int, room map[string]int) error {
 	var newIDs, newWS []string
 	for i, id := range ids {
 		// roomFor records the webhook in room: later rows of it are seen.
@@ -123,13 +124,17 @@ func capWebhooks(ctx context.Context, tx pgx.Tx, maxPer int, ids, ws []string, r
 		})
 		return err
 	})
-	b.Queue(`SELECT d.webhook_id, count(*) FROM unnest($1::text[], $2::text[]) AS w (id, ws)
+	b.Queue(`SELECT d.webhook_id, count(*), count(*) FILTER (WHERE d.lease_owner = $3)
+		FROM unnest($1::text[], $2::text[]) AS w (id, ws)
 		JOIN deliveries d ON d.workspace_id = w.ws AND d.webhook_id = w.id AND d.status = 'processing'
-		GROUP BY d.webhook_id`, newIDs, newWS).Query(func(rows pgx.Rows) error {
+		GROUP BY d.webhook_id`, newIDs, newWS, p.Owner).Query(func(rows pgx.Rows) error {
 		var id string
-		var n int
-		_, err := pgx.ForEachRow(rows, []any{&id, &n}, func() error {
-			busy[id] = n
+		var all, own int
+		_, err := pgx.ForEachRow(rows, []any{&id, &all, &own}, func() error {
+			busy[id] = all
+			if p.InFlight != nil {
+				busy[id] = all - own
+			}
 			return nil
 		})
 		return err
@@ -141,7 +146,11 @@ func capWebhooks(ctx context.Context, tx pgx.Tx, maxPer int, ids, ws []string, r
 		if !locked[id] {
 			room[id] = 0
 		} else {
-			room[id] = max(min(room[id], maxPer-busy[id]), 0)
+			n := busy[id]
+			if p.InFlight != nil {
+				n += p.InFlight(id)
+			}
+			room[id] = max(min(room[id], p.MaxPerWebhook-n), 0)
 		}
 	}
 	return nil
@@ -165,10 +174,11 @@ func capWebhooks(ctx context.Context, tx pgx.Tx, maxPer int, ids, ws []string, r
 // that someone else holds or took meanwhile (claimLockUpdateSQL): rows of
 // saturated, excluded or busy webhooks are never locked — a row lock writes
 // the row and the WAL, and with one busy webhook a claim used to lock a
-// thousand rows to take a few. The scan stops after max(1024, 8×Limit) rows;
-// when that bound is hit before Limit is reached, one probe per other active
-// webhook with room (claimFallbackSQL) finds their oldest due rows, so no
-// webhook starves behind another's backlog.
+// thousand rows to take a few. The scan stops after max(1024, 8×Limit) rows,
+// or after a page in which every webhook has no room left; when it stops so
+// before Limit is reached, one probe per other active webhook with room
+// (claimFallbackSQL) finds their oldest due rows, so no webhook starves
+// behind another's backlog.
 func (s *Store) DeliveriesClaim(ctx context.Context, p hookd.ClaimParams) ([]hookd.ClaimedDelivery, error) {
 	if p.Limit <= 0 {
 		return []hookd.ClaimedDelivery{}, nil
@@ -195,7 +205,7 @@ func (s *Store) DeliveriesClaim(ctx context.Context, p hookd.ClaimParams) ([]hoo
 		return n
 	}
 	var out []hookd.ClaimedDelivery
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.pipelinedTx(ctx, func(tx claimQuerier) error {
 		// Without a cluster-wide cap, the scan locks (SKIP LOCKED) what it
 		// reads, the first page exactly p.Limit rows. With one, each webhook's
 		// claims are serialised by its advisory lock (capWebhooks), so the
@@ -204,7 +214,11 @@ func (s *Store) DeliveriesClaim(ctx context.Context, p hookd.ClaimParams) ([]hoo
 		// read, never locked (a row lock writes the row and the WAL).
 		scanSQL, markSQL, first := claimScanSQL, claimUpdateSQL, p.Limit
 		if p.MaxPerWebhook > 0 {
-			scanSQL, markSQL, first = claimReadSQL, claimLockUpdateSQL, min(max(p.Limit*2, claimPageMin), claimPageMax)
+			// A small first page: most capped claims end with it (their
+			// webhooks' room is small, or held by another node), and the
+			// head of the due index is where the rows claimed since the
+			// last vacuum still have entries, each a heap visit.
+			scanSQL, markSQL, first = claimReadSQL, claimLockUpdateSQL, min(p.Limit, claimPageMin)
 		}
 		chosen, err := s.claimScan(ctx, tx, scanSQL, first, p, now, roomFor, room)
 		if err != nil || len(chosen) == 0 {
@@ -225,7 +239,7 @@ func (s *Store) DeliveriesClaim(ctx context.Context, p hookd.ClaimParams) ([]hoo
 // claimScan walks the due index in pages of scanSQL (the first page first
 // rows) and chooses, in the queue's order, up to p.Limit rows of webhooks with
 // room; past the scan bound it falls back to per-webhook probes.
-func (s *Store) claimScan(ctx context.Context, tx pgx.Tx, scanSQL string, first int, p hookd.ClaimParams, now time.Time,
+func (s *Store) claimScan(ctx context.Context, tx claimQuerier, scanSQL string, first int, p hookd.ClaimParams, now time.Time,
 	roomFor func(string) int, room map[string]int) ([]candidate, error) {
 	var chosen []candidate
 	taken := map[string]int{} // webhook → rows chosen
@@ -238,13 +252,17 @@ func (s *Store) claimScan(ctx context.Context, tx pgx.Tx, scanSQL string, first 
 	// the planner may instead bitmap-scan every due row and sort them:
 	// seconds per claim on a large queue. Rule that out for this
 	// transaction, in the same round trip as the first page.
+	// The transaction's BEGIN goes in the same round trip (pipelinedTx).
 	b := &pgx.Batch{}
+	b.Queue(`BEGIN`)
 	b.Queue(`SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true)`)
 	b.Queue(scanSQL, now, after.due, after.id, page)
 	br := tx.SendBatch(ctx, b)
-	if _, err := br.Exec(); err != nil {
-		br.Close()
-		return nil, err
+	for range 2 {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return nil, err
+		}
 	}
 	for len(chosen) < p.Limit && scanned < bound {
 		var rows pgx.Rows
@@ -273,7 +291,7 @@ func (s *Store) claimScan(ctx context.Context, tx pgx.Tx, scanSQL string, first 
 			for i, c := range rowsOf {
 				ids[i], ws[i] = c.webhookID, c.ws
 			}
-			if err := capWebhooks(ctx, tx, p.MaxPerWebhook, ids, ws, roomFor, room); err != nil {
+			if err := capWebhooks(ctx, tx, p, ids, ws, roomFor, room); err != nil {
 				return nil, err
 			}
 		}
@@ -291,10 +309,24 @@ func (s *Store) claimScan(ctx context.Context, tx pgx.Tx, scanSQL string, first 
 			exhausted = true
 			break
 		}
+		// Every webhook of this page is saturated (or excluded): the next
+		// pages are most likely more of the same, so other webhooks' due
+		// rows are found by the fallback's probes rather than by reading on
+		// (with one hot webhook, four pages of it per claim otherwise).
+		saturated := true
+		for _, c := range rowsOf {
+			if roomFor(c.webhookID) > 0 {
+				saturated = false
+				break
+			}
+		}
+		if saturated {
+			break
+		}
 		page = min(max(p.Limit*4, claimPageMin), claimPageMax)
 	}
 	if !exhausted && len(chosen) < p.Limit {
-		more, err := s.claimFallback(ctx, tx, now, p.Limit-len(chosen), p.MaxPerWebhook, roomFor, room, taken, chosen)
+		more, err := s.claimFallback(ctx, tx, now, p.Limit-len(chosen), p, roomFor, room, taken, chosen)
 		if err != nil {
 			return nil, err
 		}
@@ -306,7 +338,7 @@ func (s *Store) claimScan(ctx context.Context, tx pgx.Tx, scanSQL string, first 
 // markClaimed runs markSQL (claimUpdateSQL or claimLockUpdateSQL) on the
 // chosen rows and returns them in the chosen order; rows it did not mark
 // are left out.
-func markClaimed(ctx context.Context, tx pgx.Tx, markSQL string, chosen []candidate, leaseUntil time.Time, owner string,
+func markClaimed(ctx context.Context, tx claimQuerier, markSQL string, chosen []candidate, leaseUntil time.Time, owner string,
 	now time.Time) ([]hookd.ClaimedDelivery, error) {
 	ids := make([]string, len(chosen))
 	order := make(map[string]int, len(chosen))
@@ -314,32 +346,37 @@ func markClaimed(ctx context.Context, tx pgx.Tx, markSQL string, chosen []candid
 		ids[i] = c.id
 		order[c.id] = i
 	}
-	rows, _ := tx.Query(ctx, markSQL, ids, leaseUntil, owner, now)
 	out := make([]hookd.ClaimedDelivery, len(chosen))
-	for rows.Next() {
-		var manual bool
-		var data []byte
-		var evtCreated time.Time
-		var whUpdated *time.Time
-		d, err := scanDelivery(rows, &manual, &data, &evtCreated, &whUpdated)
-		if err != nil {
-			rows.Close()
-			return nil, err
+	// The COMMIT goes in the same round trip (pipelinedTx); the rows are
+	// handed out only when it succeeded.
+	b := &pgx.Batch{}
+	b.Queue(markSQL, ids, leaseUntil, owner, now).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var manual bool
+			var data []byte
+			var evtCreated time.Time
+			var whUpdated *time.Time
+			d, err := scanDelivery(rows, &manual, &data, &evtCreated, &whUpdated)
+			if err != nil {
+				return err
+			}
+			c := hookd.ClaimedDelivery{
+				Delivery:         *d,
+				EventData:        data,
+				EventTimestamp:   evtCreated,
+				Manual:           manual,
+				WebhookUpdatedAt: time.Unix(0, 0).UTC(),
+				LeaseUntil:       leaseUntil,
+			}
+			if whUpdated != nil {
+				c.WebhookUpdatedAt = *whUpdated
+			}
+			out[order[d.ID]] = c
 		}
-		c := hookd.ClaimedDelivery{
-			Delivery:         *d,
-			EventData:        data,
-			EventTimestamp:   evtCreated,
-			Manual:           manual,
-			WebhookUpdatedAt: time.Unix(0, 0).UTC(),
-			LeaseUntil:       leaseUntil,
-		}
-		if whUpdated != nil {
-			c.WebhookUpdatedAt = *whUpdated
-		}
-		out[order[d.ID]] = c
-	}
-	if err := rows.Err(); err != nil {
+		return rows.Err()
+	})
+	b.Queue(`COMMIT`)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, err
 	}
 	// Holes: rows another claimer took first (capped claims), or a delivery
@@ -353,7 +390,7 @@ func markClaimed(ctx context.Context, tx pgx.Tx, markSQL string, chosen []candid
 // oldest first. Rows the scan already chose are locked by this transaction
 // (SKIP LOCKED does not skip its own locks), so each probe asks for that many
 // more and skips them.
-func (s *Store) claimFallback(ctx context.Context, tx pgx.Tx, now time.Time, want, maxPer int, roomFor func(string) int,
+func (s *Store) claimFallback(ctx context.Context, tx claimQuerier, now time.Time, want int, p hookd.ClaimParams, roomFor func(string) int,
 	room, taken map[string]int, chosen []candidate) ([]candidate, error) {
 	rows, _ := tx.Query(ctx, `SELECT id, workspace_id FROM webhooks WHERE active`)
 	var allIDs, allWS []string
@@ -364,8 +401,8 @@ func (s *Store) claimFallback(ctx context.Context, tx pgx.Tx, now time.Time, wan
 	}); err != nil {
 		return nil, err
 	}
-	if maxPer > 0 {
-		if err := capWebhooks(ctx, tx, maxPer, allIDs, allWS, roomFor, room); err != nil {
+	if p.MaxPerWebhook > 0 {
+		if err := capWebhooks(ctx, tx, p, allIDs, allWS, roomFor, room); err != nil {
 			return nil, err
 		}
 	}
@@ -444,10 +481,11 @@ type deliveryState struct {
 // longer processing (reaped meanwhile) only records the attempt. A result for
 // an unknown delivery is skipped. EInvalid for an unknown outcome.
 //
-// Cost: four round trips whatever the batch size — BEGIN; one SELECT … FOR
-// UPDATE of every delivery (with its webhook's state); one pipelined batch of
-// a multi-row attempts INSERT, one UPDATE … FROM unnest of the deliveries'
-// new states and, only for 410s, the webhook deactivations; COMMIT. Then a
+// Cost: two round trips whatever the batch size — BEGIN and one SELECT …
+// FOR UPDATE of every delivery (with its webhook's state); one pipelined
+// batch of a multi-row attempts INSERT, one UPDATE … FROM unnest of the
+// deliveries' new states, only for 410s the webhook deactivations, and
+// COMMIT. Then a
 // coalesced wake-up of every node (rows left processing: capped webhooks have
 // room again).
 func (s *Store) DeliveriesComplete(ctx context.Context, results []hookd.AttemptResult) error {
@@ -468,24 +506,27 @@ func (s *Store) DeliveriesComplete(ctx context.Context, results []hookd.AttemptR
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
 	finished := false // some row left processing
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.pipelinedTx(ctx, func(tx claimQuerier) error {
 		finished = false
 		state := make(map[string]*deliveryState, len(ids))
-		rows, _ := tx.Query(ctx, `SELECT d.id, d.workspace_id, d.webhook_id, d.status, d.attempts, d.auto_attempts,
+		b0 := &pgx.Batch{}
+		b0.Queue(`BEGIN`)
+		b0.Queue(`SELECT d.id, d.workspace_id, d.webhook_id, d.status, d.attempts, d.auto_attempts,
 				d.next_attempt_at, d.delivered_at, d.lease_until, d.lease_owner, d.paused, d.manual, d.last_status_code, d.last_error, w.active
 			FROM deliveries d LEFT JOIN webhooks w ON w.id = d.webhook_id
-			WHERE d.id = ANY($1) ORDER BY d.id FOR UPDATE OF d`, ids)
-		for rows.Next() {
-			var id string
-			st := &deliveryState{}
-			if err := rows.Scan(&id, &st.ws, &st.webhookID, &st.status, &st.attempts, &st.auto, &st.next, &st.delivered,
-				&st.leaseUntil, &st.leaseOwner, &st.paused, &st.manual, &st.code, &st.lastErr, &st.active); err != nil {
-				rows.Close()
-				return err
+			WHERE d.id = ANY($1) ORDER BY d.id FOR UPDATE OF d`, ids).Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var id string
+				st := &deliveryState{}
+				if err := rows.Scan(&id, &st.ws, &st.webhookID, &st.status, &st.attempts, &st.auto, &st.next, &st.delivered,
+					&st.leaseUntil, &st.leaseOwner, &st.paused, &st.manual, &st.code, &st.lastErr, &st.active); err != nil {
+					return err
+				}
+				state[id] = st
 			}
-			state[id] = st
-		}
-		if err := rows.Err(); err != nil {
+			return rows.Err()
+		})
+		if err := tx.SendBatch(ctx, b0).Close(); err != nil {
 			return err
 		}
 
@@ -614,6 +655,7 @@ func (s *Store) DeliveriesComplete(ctx context.Context, results []hookd.AttemptR
 				AS u (id, status, attempts, auto, next, paused, code, err, delivered, lease_until, lease_owner, manual, updated)
 			WHERE d.id = u.id AND d.id = ANY($1)`, // ANY: a primary key probe whatever the statistics say
 			uid, ustatus, uattempts, uauto, unext, upaused, ucode, uerr, udelivered, ulease, uowner, umanual, uupdated)
+		b.Queue(`COMMIT`)
 		return tx.SendBatch(ctx, b).Close()
 	})
 	if err != nil {
