@@ -185,24 +185,33 @@ func (e *Engine) Run(ctx context.Context) error {
 			continue // more may be due right away
 		}
 		wait := e.cfg.PollInterval
+		wake := e.wake
 		// A claim that took some will free slots, and the claim after that
 		// reads the next due time; one that took none reads it now. (While
 		// every attempt of the claim hangs, a retry falling due meanwhile
 		// waits for the poll: at most PollInterval late.)
 		if err == nil && took == 0 {
 			if due, ok, err := e.store.DeliveriesNextDue(ctx); err == nil && ok {
-				if d := due.Sub(e.cfg.Now()); d > 0 && d < wait {
+				d := due.Sub(e.cfg.Now())
+				if d > 0 && d < wait {
 					wait = d
 				}
-				// A due delivery we could not claim belongs to a saturated
-				// webhook: a freed slot or the poll will bring us back.
+				if d <= 0 {
+					// Due deliveries this claim could not take belong to
+					// saturated webhooks (here, or on other nodes, or being
+					// claimed by one): wake-ups from new publishes would
+					// bring us straight back to them. A freed slot of ours,
+					// or a short pause, does.
+					wake = nil
+					wait = min(wait, saturatedPause)
+				}
 			}
 		}
 		timer.Reset(wait)
 		onlyFreed = false
 		select {
 		case <-ctx.Done():
-		case <-e.wake:
+		case <-wake:
 		case <-e.freed:
 			onlyFreed = true
 		case <-timer.C:
@@ -229,6 +238,11 @@ func (e *Engine) Run(ctx context.Context) error {
 	<-recDone
 	return nil
 }
+
+// saturatedPause is how long the claim loop ignores wake-ups after a claim
+// that found only deliveries it could not take (their webhooks saturated).
+// A delivery to another webhook published meanwhile starts at most this late.
+const saturatedPause = 20 * time.Millisecond
 
 // claimOnce claims as many due deliveries as there are free workers and starts
 // them (took); full reports that the claim was limited by the batch size, not by
