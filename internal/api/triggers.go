@@ -518,25 +518,11 @@ func validateTrigger(t *hookd.Trigger) fieldErrors {
 	if !slices.Contains(cooldownModes, t.CooldownMode) {
 		fe.add("cooldown_mode", "must be coalesce or drop")
 	}
-	if t.DedupHeader != "" && (len(t.DedupHeader) > maxDedupHeader || !headerToken(t.DedupHeader)) {
+	if t.DedupHeader != "" && (len(t.DedupHeader) > maxDedupHeader || !hookd.ValidHeaderName(t.DedupHeader)) {
 		fe.add("dedup_header", `must be a header name, or "" to turn deduplication off`)
 	}
 	fe.merge("input_mapping", trigger.ValidateMapping(t.InputMapping))
 	return fe
-}
-
-// headerToken reports whether s is an RFC 9110 token (a header name).
-func headerToken(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return s != ""
 }
 
 // PrepareTrigger gives the unset fields of t DESIGN §3's defaults and checks

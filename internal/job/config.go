@@ -276,7 +276,7 @@ func (c HTTPConfig) Validate() error {
 	}
 	for k, v := range c.Headers {
 		switch {
-		case !isToken(k):
+		case !hookd.ValidHeaderName(k):
 			return hookd.FieldErrorf("config.headers", "invalid header name %q", k)
 		case reservedHeaders[http.CanonicalHeaderKey(k)]:
 			return hookd.FieldErrorf("config.headers", "header %s cannot be set", http.CanonicalHeaderKey(k))
@@ -285,20 +285,6 @@ func (c HTTPConfig) Validate() error {
 		}
 	}
 	return nil
-}
-
-// isToken reports whether s is an HTTP token (RFC 9110 §5.6.2).
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x80 || c <= ' ' || c == 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // Validate checks an event config: a type of 1–255 characters from

@@ -147,7 +147,7 @@ func ValidateHeaders(field string, h map[string]string) error {
 		if len(name) > MaxHeaderNameLength {
 			return hookd.FieldErrorf(field, "header name must be at most %d characters", MaxHeaderNameLength)
 		}
-		if !isToken(name) {
+		if !hookd.ValidHeaderName(name) {
 			return hookd.FieldErrorf(field, "header name %q is not a valid HTTP token", name)
 		}
 		lower := strings.ToLower(name)
@@ -165,18 +165,4 @@ func ValidateHeaders(field string, h map[string]string) error {
 		}
 	}
 	return nil
-}
-
-// isToken reports whether s is an HTTP token (RFC 9110 §5.6.2).
-func isToken(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return s != ""
 }

@@ -90,30 +90,13 @@ func parsePath(p string) (path, string) {
 		if !dotted || rest == "" {
 			return path{}, `"headers" needs a header name, as in headers.X-GitHub-Event`
 		}
-		if !validHeaderName(rest) {
+		if !hookd.ValidHeaderName(rest) {
 			return path{}, "header name " + strconv.Quote(rest) + " is not a valid HTTP header name"
 		}
 		return path{root: rootHeaders, name: rest}, ""
 	default:
 		return path{}, "path must start with body, query.<name>, headers.<Name> or ip"
 	}
-}
-
-// validHeaderName reports whether s is an RFC 9110 token.
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // ValidateMapping checks an input mapping: at most MaxMappingKeys keys, each
