@@ -174,18 +174,7 @@ func (s *Server) handleTriggerCreate(w http.ResponseWriter, r *http.Request, key
 		CreatedAt:          now,
 		UpdatedAt:          now,
 	}
-	if t.Signature == "" {
-		t.Signature = hookd.SchemeHMACSHA256
-	}
-	if t.Methods == nil {
-		t.Methods = []string{http.MethodPost, http.MethodGet}
-	}
-	if t.Mode == "" {
-		t.Mode = hookd.ModeAsync
-	}
-	if t.CooldownMode == "" {
-		t.CooldownMode = hookd.CooldownCoalesce
-	}
+	defaultTriggerModes(t)
 	if req.WaitSeconds != nil {
 		t.WaitSeconds = *req.WaitSeconds
 	}
@@ -525,11 +514,9 @@ func validateTrigger(t *hookd.Trigger) fieldErrors {
 	return fe
 }
 
-// PrepareTrigger gives the unset fields of t DESIGN §3's defaults and checks
-// every field as trigger creation through the API does, secret included. The
-// server's config file declares triggers through it too, so both paths accept
-// exactly the same triggers.
-func PrepareTrigger(t *hookd.Trigger) error {
+// defaultTriggerModes gives a trigger the default signature scheme,
+// methods, mode and cooldown mode (DESIGN §3) where they are unset.
+func defaultTriggerModes(t *hookd.Trigger) {
 	if t.Signature == "" {
 		t.Signature = hookd.SchemeHMACSHA256
 	}
@@ -542,6 +529,14 @@ func PrepareTrigger(t *hookd.Trigger) error {
 	if t.CooldownMode == "" {
 		t.CooldownMode = hookd.CooldownCoalesce
 	}
+}
+
+// PrepareTrigger gives the unset fields of t DESIGN §3's defaults and checks
+// every field as trigger creation through the API does, secret included. The
+// server's config file declares triggers through it too, so both paths accept
+// exactly the same triggers.
+func PrepareTrigger(t *hookd.Trigger) error {
+	defaultTriggerModes(t)
 	if t.WaitSeconds == 0 {
 		t.WaitSeconds = defaultWaitSeconds
 	}
