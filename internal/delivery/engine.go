@@ -207,7 +207,7 @@ func (e *Engine) Run(ctx context.Context) error {
 				}
 			}
 		}
-		timer.Reset(wait)
+		timer.Reset(wait) // drops a tick not received (Go 1.23 timers): no drain needed
 		onlyFreed = false
 		select {
 		case <-ctx.Done():
@@ -220,12 +220,6 @@ func (e *Engine) Run(ctx context.Context) error {
 				e.log.Error("reap expired leases", "err", err)
 			} else if n > 0 {
 				e.log.Warn("took back deliveries whose lease expired", "count", n)
-			}
-		}
-		if !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
 			}
 		}
 		if ctx.Err() != nil {

@@ -273,7 +273,7 @@ func (e *Engine) Run(ctx context.Context) error {
 				}
 			}
 		}
-		timer.Reset(wait)
+		timer.Reset(wait) // drops a tick not received (Go 1.23 timers): no drain needed
 		onlyFreed = false
 		select {
 		case <-ctx.Done():
@@ -297,12 +297,6 @@ func (e *Engine) Run(ctx context.Context) error {
 		case <-reap.C:
 			if err := e.interrupt(ctx, e.cfg.Now()); err != nil && ctx.Err() == nil {
 				e.log.Error("interrupt executions with expired leases", "err", err)
-			}
-		}
-		if !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
 			}
 		}
 		if ctx.Err() != nil {
