@@ -233,11 +233,5 @@ func (s *Store) eventWhere(ctx context.Context, q dbtx, where, workspaceID, v st
 // fan-out order); ENotFound when absent or of another workspace.
 func (s *Store) EventGet(ctx context.Context, workspaceID, id string) (*hookd.Event, error) {
 	e, err := s.eventWhere(ctx, s.pool, `workspace_id = $1 AND id = $2`, workspaceID, id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, hookd.Errorf(hookd.ENotFound, "event not found")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("postgres: event get: %w", err)
-	}
-	return e, nil
+	return getResult(e, err, "event")
 }

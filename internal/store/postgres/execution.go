@@ -123,13 +123,7 @@ func (s *Store) ExecutionCreate(ctx context.Context, e *hookd.Execution) error {
 // of another workspace.
 func (s *Store) ExecutionGet(ctx context.Context, workspaceID, id string) (*hookd.Execution, error) {
 	e, err := getExecution(ctx, s.pool, workspaceID, id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, hookd.Errorf(hookd.ENotFound, "execution not found")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("postgres: execution get: %w", err)
-	}
-	return e, nil
+	return getResult(e, err, "execution")
 }
 
 func getExecution(ctx context.Context, q dbtx, workspaceID, id string) (*hookd.Execution, error) {

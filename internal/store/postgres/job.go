@@ -103,24 +103,14 @@ func (s *Store) JobCreate(ctx context.Context, j *hookd.Job) error {
 // workspace.
 func (s *Store) JobGet(ctx context.Context, workspaceID, id string) (*hookd.Job, error) {
 	j, err := scanJob(s.pool.QueryRow(ctx, `SELECT `+jobCols+` FROM jobs WHERE id = $1 AND workspace_id = $2`, id, workspaceID))
-	return jobResult(j, err)
+	return getResult(j, err, "job")
 }
 
 // JobGetByName reads a job of the workspace by its unique name; ENotFound
 // when absent.
 func (s *Store) JobGetByName(ctx context.Context, workspaceID, name string) (*hookd.Job, error) {
 	j, err := scanJob(s.pool.QueryRow(ctx, `SELECT `+jobCols+` FROM jobs WHERE workspace_id = $1 AND name = $2`, workspaceID, name))
-	return jobResult(j, err)
-}
-
-func jobResult(j *hookd.Job, err error) (*hookd.Job, error) {
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, hookd.Errorf(hookd.ENotFound, "job not found")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("postgres: job get: %w", err)
-	}
-	return j, nil
+	return getResult(j, err, "job")
 }
 
 // JobList lists a workspace's jobs newest first (ties in insertion order,

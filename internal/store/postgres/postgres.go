@@ -261,3 +261,16 @@ func notFound(err error, what string) error {
 	}
 	return err
 }
+
+// getResult is the answer of a read of one row: ENotFound ("<what> not
+// found") when there was none, the error wrapped as "postgres: <what> get"
+// otherwise.
+func getResult[T any](v *T, err error, what string) (*T, error) {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, hookd.Errorf(hookd.ENotFound, "%s not found", what)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %s get: %w", what, err)
+	}
+	return v, nil
+}

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -139,7 +138,7 @@ func (s *Store) TriggerCreate(ctx context.Context, t *hookd.Trigger) error {
 // when absent or of another workspace.
 func (s *Store) TriggerGet(ctx context.Context, workspaceID, id string) (*hookd.Trigger, error) {
 	t, err := s.scanTrigger(s.pool.QueryRow(ctx, `SELECT `+triggerCols+` FROM triggers WHERE id = $1 AND workspace_id = $2`, id, workspaceID))
-	return triggerResult(t, err)
+	return getResult(t, err, "trigger")
 }
 
 // TriggerGetByTokenHash finds the trigger (of any workspace) whose current
@@ -154,17 +153,7 @@ func (s *Store) TriggerGetByTokenHash(ctx context.Context, hash []byte, now time
 		UNION ALL
 		(SELECT `+triggerCols+` FROM triggers WHERE previous_token_hash = $1 AND previous_token_expires_at > $2)
 		LIMIT 1`, hash, trunc(now)))
-	return triggerResult(t, err)
-}
-
-func triggerResult(t *hookd.Trigger, err error) (*hookd.Trigger, error) {
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, hookd.Errorf(hookd.ENotFound, "trigger not found")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("postgres: trigger get: %w", err)
-	}
-	return t, nil
+	return getResult(t, err, "trigger")
 }
 
 // TriggerList lists a workspace's triggers newest first (ties in insertion

@@ -116,24 +116,14 @@ func (s *Store) WebhookCreate(ctx context.Context, wh *hookd.Webhook) error {
 // absent, deleted or of another workspace.
 func (s *Store) WebhookGet(ctx context.Context, workspaceID, id string) (*hookd.Webhook, error) {
 	wh, err := s.scanWebhook(s.pool.QueryRow(ctx, `SELECT `+webhookCols+` FROM webhooks WHERE id = $1 AND workspace_id = $2`, id, workspaceID), true)
-	return webhookResult(wh, err)
+	return getResult(wh, err, "webhook")
 }
 
 // WebhookGetByID reads a webhook of any workspace with its secrets; ENotFound
 // when absent or deleted.
 func (s *Store) WebhookGetByID(ctx context.Context, id string) (*hookd.Webhook, error) {
 	wh, err := s.scanWebhook(s.pool.QueryRow(ctx, `SELECT `+webhookCols+` FROM webhooks WHERE id = $1`, id), true)
-	return webhookResult(wh, err)
-}
-
-func webhookResult(wh *hookd.Webhook, err error) (*hookd.Webhook, error) {
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, hookd.Errorf(hookd.ENotFound, "webhook not found")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("postgres: webhook get: %w", err)
-	}
-	return wh, nil
+	return getResult(wh, err, "webhook")
 }
 
 // WebhookList lists a workspace's webhooks newest first with the total count:

@@ -164,11 +164,5 @@ func scanEvent(sc interface{ Scan(...any) error }) (*hookd.Event, error) {
 // ENotFound when absent or of another workspace.
 func (s *Store) EventGet(ctx context.Context, workspaceID, id string) (*hookd.Event, error) {
 	e, err := scanEvent(s.rdb.QueryRowContext(ctx, `SELECT `+eventCols+` FROM events WHERE id = ? AND workspace_id = ?`, id, workspaceID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, hookd.Errorf(hookd.ENotFound, "event not found")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: event get: %w", err)
-	}
-	return e, nil
+	return getResult(e, err, "event")
 }

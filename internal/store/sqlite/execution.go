@@ -128,13 +128,7 @@ func (s *Store) ExecutionCreate(ctx context.Context, e *hookd.Execution) error {
 // of another workspace.
 func (s *Store) ExecutionGet(ctx context.Context, workspaceID, id string) (*hookd.Execution, error) {
 	e, err := scanExecution(s.rdb.QueryRowContext(ctx, `SELECT `+executionCols+` FROM executions WHERE id = ? AND workspace_id = ?`, id, workspaceID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, hookd.Errorf(hookd.ENotFound, "execution not found")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: execution get: %w", err)
-	}
-	return e, nil
+	return getResult(e, err, "execution")
 }
 
 // ExecutionList lists a workspace's executions newest first with the total

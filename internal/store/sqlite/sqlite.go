@@ -538,3 +538,16 @@ func pageArgs(p hookd.Page) (limit, offset int) {
 	}
 	return limit, offset
 }
+
+// getResult is the answer of a read of one row: ENotFound ("<what> not
+// found") when there was none, the error wrapped as "sqlite: <what> get"
+// otherwise.
+func getResult[T any](v *T, err error, what string) (*T, error) {
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, hookd.Errorf(hookd.ENotFound, "%s not found", what)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %s get: %w", what, err)
+	}
+	return v, nil
+}

@@ -154,7 +154,7 @@ func nilBytes(b []byte) any {
 // when absent or of another workspace.
 func (s *Store) TriggerGet(ctx context.Context, workspaceID, id string) (*hookd.Trigger, error) {
 	t, err := s.scanTrigger(s.rdb.QueryRowContext(ctx, `SELECT `+triggerCols+` FROM triggers WHERE id = ? AND workspace_id = ?`, id, workspaceID))
-	return triggerResult(t, err)
+	return getResult(t, err, "trigger")
 }
 
 // TriggerGetByTokenHash finds the trigger (of any workspace) whose current
@@ -169,17 +169,7 @@ func (s *Store) TriggerGetByTokenHash(ctx context.Context, hash []byte, now time
 		UNION ALL
 		SELECT `+triggerCols+` FROM triggers WHERE previous_token_hash = ? AND previous_token_expires_at > ?
 		LIMIT 1`, hash, hash, us(now)))
-	return triggerResult(t, err)
-}
-
-func triggerResult(t *hookd.Trigger, err error) (*hookd.Trigger, error) {
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, hookd.Errorf(hookd.ENotFound, "trigger not found")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: trigger get: %w", err)
-	}
-	return t, nil
+	return getResult(t, err, "trigger")
 }
 
 // TriggerList lists a workspace's triggers newest first with the total

@@ -144,13 +144,7 @@ func scanAPIKey(sc interface{ Scan(...any) error }) (*hookd.APIKey, error) {
 // ENotFound when none.
 func (s *Store) APIKeyGetByHash(ctx context.Context, hash []byte) (*hookd.APIKey, error) {
 	k, err := scanAPIKey(s.rdb.QueryRowContext(ctx, `SELECT `+apiKeyCols+` FROM api_keys WHERE hash = ?`, hash))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, hookd.Errorf(hookd.ENotFound, "api key not found")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: api key get: %w", err)
-	}
-	return k, nil
+	return getResult(k, err, "api key")
 }
 
 // APIKeyList lists a workspace's keys newest first with the total count.
