@@ -213,6 +213,25 @@ type cliArgs struct {
 
 func (a *cliArgs) id() string { return a.pos[0] }
 
+// changes counts the fields an update verb was given: set applies a field
+// when its flag was on the command line.
+type changes struct{ n int }
+
+func (c *changes) set(a *cliArgs, name string, apply func()) {
+	if a.set[name] {
+		apply()
+		c.n++
+	}
+}
+
+// none is the usage error of an update given nothing to change.
+func (c *changes) none(a *cliArgs) error {
+	if c.n == 0 {
+		return usagef("%s: nothing to change (see hookd %s -h)", a.name, a.name)
+	}
+	return nil
+}
+
 // api returns the client, resolving the server and the API key.
 func (cl *cli) api() (*client.Client, error) {
 	if cl.client != nil {
@@ -687,13 +706,8 @@ func webhookCommands() []cliCommand {
 			active := fs.Bool("active", true, "activate (--active) or deactivate (--active=false)")
 			return func(cl *cli, a *cliArgs) error {
 				var p client.WebhookUpdate
-				n := 0
-				set := func(name string, apply func()) {
-					if a.set[name] {
-						apply()
-						n++
-					}
-				}
+				var ch changes
+				set := func(name string, apply func()) { ch.set(a, name, apply) }
 				set("url", func() { p.URL = &f.url })
 				set("events", func() { p.Events = (*[]string)(&f.events) })
 				set("owner", func() { p.OwnerID = &f.owner })
@@ -708,10 +722,10 @@ func webhookCommands() []cliCommand {
 						return err
 					}
 					p.Filters = &m
-					n++
+					ch.n++
 				}
-				if n == 0 {
-					return usagef("%s: nothing to change (see hookd %s -h)", a.name, a.name)
+				if err := ch.none(a); err != nil {
+					return err
 				}
 				c, err := cl.api()
 				if err != nil {
@@ -950,13 +964,8 @@ func triggerCommands() []cliCommand {
 			active := fs.Bool("active", true, "activate (--active) or deactivate (--active=false)")
 			return func(cl *cli, a *cliArgs) error {
 				var p client.TriggerUpdate
-				n := 0
-				set := func(name string, apply func()) {
-					if a.set[name] {
-						apply()
-						n++
-					}
-				}
+				var ch changes
+				set := func(name string, apply func()) { ch.set(a, name, apply) }
 				set("active", func() { p.IsActive = active })
 				set("job", func() { p.JobID = &f.job })
 				set("name", func() { p.Name = &f.name })
@@ -970,8 +979,8 @@ func triggerCommands() []cliCommand {
 				set("dedup-header", func() { p.DedupHeader = &f.dedupHeader })
 				set("signature", func() { p.Signature = &f.signature })
 				set("map", func() { p.InputMapping = &f.mapping.m })
-				if n == 0 {
-					return usagef("%s: nothing to change (see hookd %s -h)", a.name, a.name)
+				if err := ch.none(a); err != nil {
+					return err
 				}
 				c, err := cl.api()
 				if err != nil {
