@@ -1,9 +1,7 @@
 package sqlite_test
 
 import (
-	"bytes"
 	"context"
-	"database/sql"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -44,46 +42,7 @@ func TestTriggerSecretsAtRest(t *testing.T) {
 	if err := s.TriggerCreate(ctx, tr); err != nil {
 		t.Fatal(err)
 	}
-	raw, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	rows, err := raw.QueryContext(ctx, `SELECT * FROM triggers`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	cols, _ := rows.Columns()
-	n := 0
-	for rows.Next() {
-		n++
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			t.Fatal(err)
-		}
-		for i, v := range vals {
-			var b []byte
-			switch v := v.(type) {
-			case []byte:
-				b = v
-			case string:
-				b = []byte(v)
-			}
-			for _, secret := range []string{"CURRENTplaintext", "PREVIOUSplaintext", "TOKENplaintext"} {
-				if bytes.Contains(b, []byte(secret)) {
-					t.Errorf("column %s holds the plaintext %s", cols[i], secret)
-				}
-			}
-		}
-	}
-	if n != 1 {
-		t.Fatalf("%d trigger rows", n)
-	}
+	noPlaintext(t, path, "triggers", "CURRENTplaintext", "PREVIOUSplaintext", "TOKENplaintext")
 	got, err := s.TriggerGet(ctx, ws.ID, tr.ID)
 	if err != nil {
 		t.Fatal(err)

@@ -103,46 +103,7 @@ func TestSecretsAtRest(t *testing.T) {
 	if err := s.WebhookCreate(ctx, wh); err != nil {
 		t.Fatal(err)
 	}
-	raw, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	rows, err := raw.QueryContext(ctx, `SELECT * FROM webhooks`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	cols, _ := rows.Columns()
-	n := 0
-	for rows.Next() {
-		n++
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			t.Fatal(err)
-		}
-		for i, v := range vals {
-			var b []byte
-			switch v := v.(type) {
-			case []byte:
-				b = v
-			case string:
-				b = []byte(v)
-			}
-			for _, secret := range []string{"CURRENTplaintext", "PREVIOUSplaintext"} {
-				if bytes.Contains(b, []byte(secret)) {
-					t.Errorf("column %s holds the plaintext secret", cols[i])
-				}
-			}
-		}
-	}
-	if n != 1 {
-		t.Fatalf("%d webhook rows", n)
-	}
+	noPlaintext(t, path, "webhooks", "CURRENTplaintext", "PREVIOUSplaintext")
 	// And a store opened with another master key cannot read it.
 	s.Close()
 	other := open(t, path, sqlite.Options{})
@@ -344,5 +305,55 @@ func TestListPlans(t *testing.T) {
 		if !strings.Contains(plan, "INDEX "+tc.index) {
 			t.Errorf("%s: plan %q, want index %s", tc.name, plan, tc.index)
 		}
+	}
+}
+
+// noPlaintext reads every row of table through a separate read-only handle
+// and fails when any column holds one of the plaintexts, or when the table
+// does not hold exactly one row.
+func noPlaintext(t *testing.T, path, table string, plaintexts ...string) {
+	t.Helper()
+	raw, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	rows, err := raw.QueryContext(context.Background(), `SELECT * FROM `+table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	n := 0
+	for rows.Next() {
+		n++
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range vals {
+			var b []byte
+			switch v := v.(type) {
+			case []byte:
+				b = v
+			case string:
+				b = []byte(v)
+			}
+			for _, secret := range plaintexts {
+				if bytes.Contains(b, []byte(secret)) {
+					t.Errorf("%s column %s holds the plaintext %s", table, cols[i], secret)
+				}
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Fatalf("%d %s rows, want 1", n, table)
 	}
 }
