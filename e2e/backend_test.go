@@ -1,16 +1,12 @@
 package e2e
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/url"
 	"os"
 	"strings"
 	"sync"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/hookd/hookd/internal/pgtest"
 )
 
 // Backends the end-to-end tests run the binary on.
@@ -55,43 +51,8 @@ func backendOf(t *testing.T) string {
 	return backendSQLite
 }
 
-// freshDatabase creates an empty database with a random name through
-// HOOKD_TEST_POSTGRES, drops it (forcibly, after the servers started later
-// in t are gone) when t ends, and returns its DSN.
-func freshDatabase(t *testing.T) string {
-	t.Helper()
-	needPostgres(t)
-	admin := os.Getenv("HOOKD_TEST_POSTGRES")
-	u, err := url.Parse(admin)
-	if err != nil || u.Scheme == "" {
-		t.Fatal("HOOKD_TEST_POSTGRES must be a postgres:// URL")
-	}
-	ctx := context.Background()
-	b := make([]byte, 8)
-	rand.Read(b)
-	name := "hookd_e2e_" + hex.EncodeToString(b)
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		t.Fatalf("connect to HOOKD_TEST_POSTGRES (%s): %v", u.Redacted(), err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, `CREATE DATABASE `+name); err != nil {
-		t.Fatalf("create database: %v", err)
-	}
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, admin)
-		if err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-	})
-	u.Path = "/" + name
-	return u.String()
-}
+// freshDatabase is an empty database of its own for t (pgtest.Fresh).
+func freshDatabase(t *testing.T) string { return pgtest.Fresh(t, "hookd_e2e_") }
 
 // shortLease returns flags that make a killed node's claimed deliveries
 // return within seconds on PostgreSQL (nil on SQLite, where a restart takes

@@ -3,20 +3,16 @@ package api
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/internal/pgtest"
 	"github.com/hookd/hookd/internal/seal"
 	"github.com/hookd/hookd/internal/store/postgres"
 	"github.com/hookd/hookd/internal/store/sqlite"
@@ -91,44 +87,8 @@ func openStore(t *testing.T) testStore {
 	}
 }
 
-// freshPostgres creates an empty database with a random name through
-// HOOKD_TEST_POSTGRES, drops it (forcibly) when t ends, and returns its DSN.
-func freshPostgres(t *testing.T) string {
-	t.Helper()
-	admin := os.Getenv("HOOKD_TEST_POSTGRES")
-	if admin == "" {
-		t.Skip("HOOKD_TEST_POSTGRES is not set")
-	}
-	u, err := url.Parse(admin)
-	if err != nil || u.Scheme == "" {
-		t.Fatal("HOOKD_TEST_POSTGRES must be a postgres:// URL")
-	}
-	ctx := context.Background()
-	b := make([]byte, 8)
-	rand.Read(b)
-	name := "hookd_api_" + hex.EncodeToString(b)
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		t.Fatalf("connect to HOOKD_TEST_POSTGRES (%s): %v", u.Redacted(), err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, `CREATE DATABASE `+name); err != nil {
-		t.Fatalf("create database: %v", err)
-	}
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, admin)
-		if err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-	})
-	u.Path = "/" + name
-	return u.String()
-}
+// freshPostgres is an empty database of its own for t (pgtest.Fresh).
+func freshPostgres(t *testing.T) string { return pgtest.Fresh(t, "hookd_api_") }
 
 // TestEveryEnvTestOnBothBackends keeps new tests from running on SQLite only:
 // a Test function that opens an env itself (rather than through a test body

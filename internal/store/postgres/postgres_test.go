@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/internal/pgtest"
 	"github.com/hookd/hookd/internal/seal"
 	"github.com/hookd/hookd/internal/store/postgres"
 	"github.com/hookd/hookd/internal/store/storetest"
@@ -34,41 +35,8 @@ func adminDSN(tb testing.TB) string {
 	return dsn
 }
 
-// freshDB creates an empty database with a random name through the admin DSN,
-// drops it (forcibly) in Cleanup, and returns its DSN.
-func freshDB(tb testing.TB) string {
-	tb.Helper()
-	admin := adminDSN(tb)
-	ctx := context.Background()
-	b := make([]byte, 8)
-	rand.Read(b)
-	name := "hookd_test_" + hex.EncodeToString(b)
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		tb.Fatalf("connect %s: %v", redact(admin), err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, `CREATE DATABASE `+name); err != nil {
-		tb.Fatalf("create database: %v", err)
-	}
-	tb.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, admin)
-		if err != nil {
-			tb.Errorf("drop database %s: %v", name, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`); err != nil {
-			tb.Errorf("drop database %s: %v", name, err)
-		}
-	})
-	u, err := url.Parse(admin)
-	if err != nil || u.Scheme == "" {
-		tb.Fatalf("HOOKD_TEST_POSTGRES must be a postgres:// URL")
-	}
-	u.Path = "/" + name
-	return u.String()
-}
+// freshDB is an empty database of its own for tb (pgtest.Fresh).
+func freshDB(tb testing.TB) string { return pgtest.Fresh(tb, "hookd_test_") }
 
 func redact(dsn string) string {
 	if u, err := url.Parse(dsn); err == nil {
