@@ -94,26 +94,12 @@ func (s *Store) JobCreate(ctx context.Context, j *hookd.Job) error {
 	if err != nil {
 		return err
 	}
-	exists := false
-	err = s.write(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRow(`SELECT EXISTS (SELECT 1 FROM workspaces WHERE id = ?)`, j.WorkspaceID).Scan(&exists); err != nil || !exists {
-			return err
-		}
+	return s.createIn(ctx, j.WorkspaceID, "job", fmt.Sprintf("job name %q is taken", j.Name), func(tx *sql.Tx) error {
 		_, err := tx.Exec(`INSERT INTO jobs (`+jobCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			j.ID, j.WorkspaceID, j.Name, j.Kind, config, j.Concurrency, j.TimeoutSeconds, schedule, j.OwnerID,
 			boolInt(j.FromConfig), nullUS(j.LastRunAt), us(j.CreatedAt), us(j.UpdatedAt))
 		return err
 	})
-	if isUnique(err) {
-		return hookd.Errorf(hookd.EConflict, "job name %q is taken", j.Name)
-	}
-	if err != nil {
-		return fmt.Errorf("sqlite: job create: %w", err)
-	}
-	if !exists {
-		return hookd.Errorf(hookd.ENotFound, "workspace not found")
-	}
-	return nil
 }
 
 // JobGet reads a job of the workspace; ENotFound when absent or of another

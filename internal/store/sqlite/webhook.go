@@ -98,11 +98,7 @@ func (s *Store) WebhookCreate(ctx context.Context, wh *hookd.Webhook) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: webhook create: %w", err)
 	}
-	var exists bool
-	err = s.write(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRow(`SELECT EXISTS (SELECT 1 FROM workspaces WHERE id = ?)`, wh.WorkspaceID).Scan(&exists); err != nil || !exists {
-			return err
-		}
+	return s.createIn(ctx, wh.WorkspaceID, "webhook", "webhook already exists", func(tx *sql.Tx) error {
 		delete(s.hooks, wh.WorkspaceID)
 		_, err := tx.Exec(`INSERT INTO webhooks (`+webhookCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			wh.ID, wh.WorkspaceID, wh.URL, r.events, r.filters, wh.OwnerID, wh.Description, wh.MaxAttempts,
@@ -110,16 +106,6 @@ func (s *Store) WebhookCreate(ctx context.Context, wh *hookd.Webhook) error {
 			us(wh.CreatedAt), us(wh.UpdatedAt))
 		return err
 	})
-	if isUnique(err) {
-		return hookd.Errorf(hookd.EConflict, "webhook already exists")
-	}
-	if err != nil {
-		return fmt.Errorf("sqlite: webhook create: %w", err)
-	}
-	if !exists {
-		return hookd.Errorf(hookd.ENotFound, "workspace not found")
-	}
-	return nil
 }
 
 // WebhookGet reads a webhook of the workspace with its secrets; ENotFound when

@@ -100,26 +100,12 @@ func (s *Store) APIKeyCreate(ctx context.Context, key *hookd.APIKey) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: api key create: %w", err)
 	}
-	var exists bool
-	err = s.write(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRow(`SELECT EXISTS (SELECT 1 FROM workspaces WHERE id = ?)`, key.WorkspaceID).Scan(&exists); err != nil || !exists {
-			return err
-		}
+	return s.createIn(ctx, key.WorkspaceID, "api key", "api key already exists", func(tx *sql.Tx) error {
 		_, err := tx.Exec(`INSERT INTO api_keys (id, workspace_id, name, prefix, scopes, operator, hash, created, last_used_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			key.ID, key.WorkspaceID, key.Name, key.Prefix, string(scopes), boolInt(key.Operator), key.Hash, us(key.CreatedAt), nullUS(key.LastUsedAt))
 		return err
 	})
-	if isUnique(err) {
-		return hookd.Errorf(hookd.EConflict, "api key already exists")
-	}
-	if err != nil {
-		return fmt.Errorf("sqlite: api key create: %w", err)
-	}
-	if !exists {
-		return hookd.Errorf(hookd.ENotFound, "workspace not found")
-	}
-	return nil
 }
 
 const apiKeyCols = `id, workspace_id, name, prefix, scopes, operator, hash, created, last_used_at`
@@ -190,6 +176,30 @@ func (s *Store) APIKeyDelete(ctx context.Context, workspaceID, id string) error 
 	}
 	if n == 0 {
 		return hookd.Errorf(hookd.ENotFound, "api key not found")
+	}
+	return nil
+}
+
+// createIn runs insert in the writer's transaction when the workspace
+// exists. ENotFound ("workspace not found") when it does not; EConflict with
+// conflict when the insert breaks a unique index; otherwise the error,
+// wrapped as "sqlite: <what> create".
+func (s *Store) createIn(ctx context.Context, workspaceID, what, conflict string, insert func(tx *sql.Tx) error) error {
+	exists := false
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRow(`SELECT EXISTS (SELECT 1 FROM workspaces WHERE id = ?)`, workspaceID).Scan(&exists); err != nil || !exists {
+			return err
+		}
+		return insert(tx)
+	})
+	if isUnique(err) {
+		return hookd.Errorf(hookd.EConflict, "%s", conflict)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: %s create: %w", what, err)
+	}
+	if !exists {
+		return hookd.Errorf(hookd.ENotFound, "workspace not found")
 	}
 	return nil
 }
