@@ -58,14 +58,18 @@ const claimUpdateSQL = `WITH d AS (
 // claimLockUpdateSQL is claimUpdateSQL for rows chosen from an unlocked read:
 // it locks those still claimable ($4 is also the due bound), skipping rows
 // someone else holds, and marks them processing. No LIMIT, so nothing can be
-// over-claimed: every row that passes was chosen.
+// over-claimed: every row that passes was chosen. Each id is one probe of the
+// primary key (a subquery with FOR UPDATE is never flattened): with
+// "id = ANY($1)" beside the due bound, a generic plan may walk deliveries_due
+// instead and filter the whole due backlog on every claim.
 const claimLockUpdateSQL = `WITH l AS MATERIALIZED (
-		SELECT id FROM deliveries
-		WHERE id = ANY($1) AND status = 'pending' AND NOT paused AND next_attempt_at <= $4
-		FOR UPDATE SKIP LOCKED),
+		SELECT p.id FROM unnest($1::text[]) AS c (id), LATERAL (
+			SELECT id FROM deliveries
+			WHERE id = c.id AND status = 'pending' AND NOT paused AND next_attempt_at <= $4
+			FOR UPDATE SKIP LOCKED) p),
 	d AS (
 		UPDATE deliveries SET status = 'processing', lease_until = $2, lease_owner = $3, updated = $4
-		FROM l WHERE deliveries.id = l.id AND deliveries.id = ANY($1) RETURNING deliveries.*)
+		WHERE id = ANY(ARRAY(SELECT id FROM l)) RETURNING *)
 	SELECT ` + deliveryCols + `, d.manual, e.data, e.created, w.updated
 	FROM d JOIN events e ON e.id = d.event_id LEFT JOIN webhooks w ON w.id = d.webhook_id`
 
@@ -253,9 +257,17 @@ func (s *Store) claimScan(ctx context.Context, tx claimQuerier, scanSQL string, 
 	// seconds per claim on a large queue. Rule that out for this
 	// transaction, in the same round trip as the first page.
 	// The transaction's BEGIN goes in the same round trip (pipelinedTx).
+	//
+	// A claim commits without waiting for its WAL to reach disk
+	// (synchronous_commit off for this transaction): a claim lost in a crash
+	// of PostgreSQL only leaves its rows pending, to be claimed and sent
+	// again (at least once holds), and the WAL is sequential, so an attempt's
+	// result, committed durably later, makes its claim durable too. Not
+	// waiting keeps claims out of the queue of publishes flushing the WAL.
 	b := &pgx.Batch{}
 	b.Queue(`BEGIN`)
-	b.Queue(`SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true)`)
+	b.Queue(`SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true),
+		set_config('synchronous_commit', 'off', true)`)
 	b.Queue(scanSQL, now, after.due, after.id, page)
 	br := tx.SendBatch(ctx, b)
 	for range 2 {
