@@ -37,6 +37,8 @@ const copyThreshold = 512
 // publish retried. So an event fans out to exactly the webhooks active when
 // it is committed. A key costs one more round trip (its event is read
 // first); from copyThreshold deliveries on, the deliveries go through COPY.
+// Publishes on the pool made at the same time share one statement and one
+// commit (pubBatcher).
 func (s *Store) EventPublish(ctx context.Context, p hookd.PublishParams) (*hookd.Event, bool, error) {
 	evt, existing, err := s.publish(ctx, s.pool, p)
 	if err == nil && !existing && len(evt.DeliveryIDs) > 0 {
@@ -99,9 +101,12 @@ func (s *Store) publish(ctx context.Context, q dbtx, p hookd.PublishParams) (*ho
 
 		var inserted bool
 		var current string
-		if len(matched) < copyThreshold {
+		switch {
+		case len(matched) < copyThreshold && q == dbtx(s.pool):
+			inserted, current, err = s.batch.insert(ctx, evt, matched, hooks.fingerprint)
+		case len(matched) < copyThreshold:
 			inserted, current, err = insertEventSmall(ctx, q, evt, matched, hooks.fingerprint)
-		} else {
+		default:
 			inserted, current, err = insertEventCopy(ctx, q, evt, matched, hooks.fingerprint)
 		}
 		if err != nil {

@@ -40,3 +40,32 @@ func (s *Store) PipelinedExec(ctx context.Context, fail error, stmts ...string) 
 		return fail
 	})
 }
+
+// Fingerprint is the fingerprint of the workspace's active webhooks, read
+// now (test only).
+func (s *Store) Fingerprint(ctx context.Context, workspaceID string) (string, error) {
+	h, err := s.hooks.get(ctx, s.pool, workspaceID, true)
+	if err != nil {
+		return "", err
+	}
+	return h.fingerprint, nil
+}
+
+// PublishBatch runs one batch of the publish batcher over evts (their
+// delivery ids set, one per webhook in hooks[i]) expecting fingerprints fps,
+// and returns what each publish was told (test only).
+func (s *Store) PublishBatch(evts []*hookd.Event, hooks [][]string, fps []string) (inserted []bool, current []string, errs []error) {
+	batch := make([]*pubReq, len(evts))
+	for i, e := range evts {
+		batch[i] = &pubReq{evt: e, hooks: hooks[i], fp: fps[i]}
+	}
+	s.batch.run(batch)
+	for _, r := range batch {
+		inserted, current, errs = append(inserted, r.inserted), append(current, r.current), append(errs, r.err)
+	}
+	return inserted, current, errs
+}
+
+// BatchedPublishes counts the publishes committed by multi-event statements
+// (test only).
+func (s *Store) BatchedPublishes() int64 { return s.batch.batched.Load() }

@@ -65,6 +65,7 @@ type Store struct {
 
 	notify notifier   // pg_notify of committed work, see wake.go
 	hooks  hookCache  // active webhooks per workspace, for publishing
+	batch  pubBatcher // publishes committed together, see pubbatch.go
 
 	lastSweep atomic.Int64 // unix seconds of the last rate bucket cleanup
 }
@@ -124,6 +125,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	}
 	s := &Store{pool: pool, cfg: cfg.ConnConfig, sealer: opts.Sealer, now: opts.Now}
 	s.notify.start(pool)
+	s.batch.start(pool)
 	return s, nil
 }
 
@@ -154,6 +156,7 @@ func migrate(ctx context.Context, cc *pgx.ConnConfig) error {
 
 // Close closes the pool, waiting for connections in use to be returned.
 func (s *Store) Close() error {
+	s.batch.stop()
 	s.notify.stop()
 	s.pool.Close()
 	return nil
