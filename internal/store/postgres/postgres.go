@@ -96,15 +96,6 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	// latency (and is triggered by the claim's disabled plan types, whose
 	// cost penalty crosses jit_above_cost).
 	cfg.ConnConfig.RuntimeParams["jit"] = "off"
-	// Plan every execution with its parameters. A prepared statement's
-	// generic plan is built from the statistics of the moment and kept until
-	// they change: on a young table (a new database taking its first burst,
-	// before autovacuum's first ANALYZE) that is a sequential scan, and every
-	// lookup of a batch of ids by primary key then reads the whole table for
-	// the next minute. A custom plan sees the table's current size and the
-	// arrays' lengths; planning these short statements costs less than one
-	// such scan.
-	cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
 	cfg.AfterConnect = func(_ context.Context, c *pgx.Conn) error {
 		// Scan timestamptz as UTC (pgx's default is time.Local), so that
 		// what comes back equals what the SQLite store returns.
@@ -125,7 +116,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	}
 	s := &Store{pool: pool, cfg: cfg.ConnConfig, sealer: opts.Sealer, now: opts.Now}
 	s.notify.start(pool)
-	s.batch.start(pool)
+	s.batch.start(pool, s.pipelinedTx)
 	return s, nil
 }
 

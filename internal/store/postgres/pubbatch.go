@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hookd/hookd"
@@ -29,6 +30,8 @@ import (
 // own statement instead, and only the bad one fails.
 type pubBatcher struct {
 	pool *pgxpool.Pool
+	// tx runs a batch's transaction (Store.pipelinedTx).
+	tx   func(ctx context.Context, fn func(q claimQuerier) error) error
 	reqs chan *pubReq
 	done chan struct{}
 	wg   sync.WaitGroup
@@ -37,7 +40,7 @@ type pubBatcher struct {
 }
 
 const (
-	pubWorkers         = 4
+	pubWorkers         = 2
 	maxBatchEvents     = 256
 	maxBatchDeliveries = 4096
 )
@@ -53,8 +56,8 @@ type pubReq struct {
 	done     chan struct{}
 }
 
-func (b *pubBatcher) start(pool *pgxpool.Pool) {
-	b.pool = pool
+func (b *pubBatcher) start(pool *pgxpool.Pool, tx func(ctx context.Context, fn func(q claimQuerier) error) error) {
+	b.pool, b.tx = pool, tx
 	b.reqs = make(chan *pubReq, maxBatchEvents)
 	b.done = make(chan struct{})
 	for range pubWorkers {
@@ -123,7 +126,7 @@ func (b *pubBatcher) run(batch []*pubReq) {
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
 	if len(batch) > 1 {
-		if err := insertEventBatch(ctx, b.pool, batch); err == nil {
+		if err := b.tx(ctx, func(q claimQuerier) error { return insertEventBatch(ctx, q, batch) }); err == nil {
 			b.batched.Add(int64(len(batch)))
 			return
 		}
@@ -156,9 +159,14 @@ const insertEventBatchSQL = `WITH fp AS (
 		FROM unnest($10::text[], $11::text[], $12::text[]) AS y (id, wh, ev) JOIN e ON e.id = y.ev)
 	SELECT true, id FROM e UNION ALL SELECT false, ws || ' ' || v FROM fp`
 
-// insertEventBatch runs insertEventBatchSQL for batch and fills in each
-// request's answer; on error it fills in nothing.
-func insertEventBatch(ctx context.Context, q dbtx, batch []*pubReq) error {
+// insertEventBatch runs insertEventBatchSQL for batch in one transaction (a
+// pipelinedTx: BEGIN, the statement and COMMIT in one round trip) and fills
+// in each request's answer; on error it fills in nothing.
+//
+// The statement runs with its generic plan: planning it anew costs more than
+// executing it for a dozen events, and its plan does not depend on the
+// arrays' contents (it reads only the tiny fp rows and the arrays).
+func insertEventBatch(ctx context.Context, q claimQuerier, batch []*pubReq) error {
 	n, nd := len(batch), 0
 	for _, r := range batch {
 		nd += len(r.hooks)
@@ -183,23 +191,28 @@ func insertEventBatch(ctx context.Context, q dbtx, batch []*pubReq) error {
 			devents = append(devents, e.ID)
 		}
 	}
-	rows, _ := q.Query(ctx, insertEventBatchSQL, wsList, ids, ws, types, data, owners, keys, created, fps, dids, dhooks, devents)
 	inserted := map[string]bool{}
 	current := map[string]string{}
-	for rows.Next() {
-		var isEvent bool
-		var v string
-		if err := rows.Scan(&isEvent, &v); err != nil {
-			rows.Close()
-			return err
+	b := &pgx.Batch{}
+	b.Queue(`BEGIN`)
+	b.Queue(`SELECT set_config('plan_cache_mode', 'force_generic_plan', true)`)
+	b.Queue(insertEventBatchSQL, wsList, ids, ws, types, data, owners, keys, created, fps, dids, dhooks, devents).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var isEvent bool
+			var v string
+			if err := rows.Scan(&isEvent, &v); err != nil {
+				return err
+			}
+			if isEvent {
+				inserted[v] = true
+			} else if w, f, ok := strings.Cut(v, " "); ok {
+				current[w] = f
+			}
 		}
-		if isEvent {
-			inserted[v] = true
-		} else if w, f, ok := strings.Cut(v, " "); ok {
-			current[w] = f
-		}
-	}
-	if err := rows.Err(); err != nil {
+		return rows.Err()
+	})
+	b.Queue(`COMMIT`)
+	if err := q.SendBatch(ctx, b).Close(); err != nil {
 		return err
 	}
 	for _, r := range batch {
