@@ -141,7 +141,8 @@ func (b *pubBatcher) run(batch []*pubReq) {
 // deliveries ($10–$12: id, webhook, event) of the events inserted; it returns
 // the ids of the inserted events and the current fingerprint of each
 // workspace ($1, distinct). An event with an idempotency key already used is
-// not inserted (ON CONFLICT DO NOTHING), like a stale one.
+// not inserted (ON CONFLICT DO NOTHING), like a stale one; of two in the
+// batch with one key, the first (rows are inserted in the batch's order).
 const insertEventBatchSQL = `WITH fp AS (
 		SELECT w.ws, (SELECT ` + fingerprintExpr + ` FROM webhooks WHERE workspace_id = w.ws AND active) AS v
 		FROM unnest($1::text[]) AS w (ws)),
@@ -149,8 +150,9 @@ const insertEventBatchSQL = `WITH fp AS (
 		INSERT INTO events (id, workspace_id, type, data, owner_id, idempotency_key, created)
 		SELECT x.id, x.ws, x.type, x.data::json, x.owner, x.key, x.created
 		FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::text[])
-			AS x (id, ws, type, data, owner, key, created, fp)
+			WITH ORDINALITY AS x (id, ws, type, data, owner, key, created, fp, n)
 		JOIN fp ON fp.ws = x.ws AND fp.v = x.fp
+		ORDER BY x.n
 		ON CONFLICT (workspace_id, idempotency_key) WHERE idempotency_key <> '' DO NOTHING
 		RETURNING id, workspace_id, type, created),
 	d AS (
