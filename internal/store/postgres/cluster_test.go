@@ -37,7 +37,7 @@ func TestWaker(t *testing.T) {
 	}
 
 	lctx, cancel := context.WithCancel(ctx)
-	woken := make(chan string, 100)
+	woken := make(chan string, 1000)
 	done := make(chan error, 1)
 	ready := make(chan struct{})
 	go func() {
@@ -104,6 +104,28 @@ func TestWaker(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+
+	// A burst of publishes sends at most one notification per gap (5 ms),
+	// not one per publish.
+	drain()
+	const burst = 200
+	start := time.Now()
+	for range burst {
+		if _, _, err := a.EventPublish(ctx, hookd.PublishParams{WorkspaceID: ws.ID, Type: "t", Now: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	elapsed := time.Since(start)
+	time.Sleep(50 * time.Millisecond) // the last send
+	got := 0
+	for len(woken) > 0 {
+		<-woken
+		got++
+	}
+	if limit := int(elapsed/(5*time.Millisecond)) + 3; got < 1 || got > limit {
+		t.Errorf("%d publishes in %v woke the other node %d times, want 1 to %d", burst, elapsed, got, limit)
+	}
+
 	cancel()
 	select {
 	case <-done:

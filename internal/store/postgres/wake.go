@@ -42,12 +42,17 @@ type notifier struct {
 	wg      sync.WaitGroup
 }
 
+// notifyGap is the least time between two sends of one notifier.
+const notifyGap = 5 * time.Millisecond
+
 func (n *notifier) start(pool *pgxpool.Pool) {
 	n.kick = make(chan struct{}, 1)
 	n.done = make(chan struct{})
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
+		gap := time.NewTimer(0)
+		defer gap.Stop()
 		for {
 			select {
 			case <-n.kick:
@@ -70,6 +75,16 @@ func (n *notifier) start(pool *pgxpool.Pool) {
 			// their next poll.
 			_, _ = pool.Exec(ctx, `SELECT pg_notify('`+wakeChannel+`', k) FROM unnest($1::text[]) AS k`, kinds)
 			cancel()
+			// At most one send per notifyGap: under load every send wakes
+			// every node into a claim, most of them finding the work taken
+			// already. This node's own engines are woken in process, so only
+			// the other nodes wait, at most this long.
+			gap.Reset(notifyGap)
+			select {
+			case <-gap.C:
+			case <-n.done:
+				return
+			}
 		}
 	}()
 }
