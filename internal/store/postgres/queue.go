@@ -13,15 +13,15 @@ import (
 	"github.com/hookd/hookd"
 )
 
-// customPlans makes the rest of a transaction plan each statement with its
-// parameters. A prepared statement's generic plan is built from the
-// statistics of the moment and kept until they change: on a young table (a
-// new database taking its first burst, before autovacuum's first ANALYZE)
-// that is a sequential scan, and every lookup of a batch of ids by primary
-// key would then read the whole table, for a minute or more. The claim and
-// the result batch, whose plans depend most on the queue's size, plan with
-// the arrays' real lengths and the tables' current sizes instead.
-const customPlans = `set_config('plan_cache_mode', 'force_custom_plan', true)`
+// noSeqScan keeps the rest of a transaction off sequential scans of the
+// queue. A prepared statement's generic plan is built from the statistics of
+// the moment and kept until they change: on a young table (a new database
+// taking its first burst, before autovacuum's first ANALYZE) that would be a
+// sequential scan, and every lookup of a batch of ids by primary key would
+// then read the whole table, for a minute or more. The claim and the result
+// batch, which look rows up by id, rule it out; their plans stay cached
+// (planning them anew each time costs more than running them).
+const noSeqScan = `set_config('enable_seqscan', 'off', true)`
 
 // claimScanSQL locks the next page of due, claimable deliveries in the
 // queue's order (keyset after $2, $3), skipping rows other claimers hold: the
@@ -277,7 +277,7 @@ func (s *Store) claimScan(ctx context.Context, tx claimQuerier, scanSQL string, 
 	b := &pgx.Batch{}
 	b.Queue(`BEGIN`)
 	b.Queue(`SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true),
-		set_config('synchronous_commit', 'off', true), ` + customPlans)
+		set_config('synchronous_commit', 'off', true), ` + noSeqScan)
 	b.Queue(scanSQL, now, after.due, after.id, page)
 	br := tx.SendBatch(ctx, b)
 	for range 2 {
@@ -533,7 +533,7 @@ func (s *Store) DeliveriesComplete(ctx context.Context, results []hookd.AttemptR
 		state := make(map[string]*deliveryState, len(ids))
 		b0 := &pgx.Batch{}
 		b0.Queue(`BEGIN`)
-		b0.Queue(`SELECT ` + customPlans)
+		b0.Queue(`SELECT ` + noSeqScan)
 		b0.Queue(`SELECT d.id, d.workspace_id, d.webhook_id, d.status, d.attempts, d.auto_attempts,
 				d.next_attempt_at, d.delivered_at, d.lease_until, d.lease_owner, d.paused, d.manual, d.last_status_code, d.last_error, w.active
 			FROM deliveries d LEFT JOIN webhooks w ON w.id = d.webhook_id
