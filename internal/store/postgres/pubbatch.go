@@ -40,7 +40,7 @@ type pubBatcher struct {
 }
 
 const (
-	pubWorkers         = 2
+	pubWorkers         = 1
 	maxBatchEvents     = 256
 	maxBatchDeliveries = 4096
 )
