@@ -14,13 +14,15 @@ import (
 )
 
 // Publishes that arrive together are committed together. Each publish on the
-// pool is handed to a few batching goroutines; one takes whatever publishes
-// are waiting (at most maxBatchEvents events, maxBatchDeliveries deliveries)
-// and inserts them in one statement, one transaction: one commit and one WAL
-// flush for the lot, and one statement's planning and executor set-up instead
-// of one per event. A publish that finds a goroutine idle goes alone, in the
-// single-event statement, so a lone publish waits for nobody; batches form
-// only while commits are in flight, which is when they save the most.
+// pool is handed to the batching goroutine (pubWorkers of them), which takes
+// whatever publishes are waiting (at most maxBatchEvents events,
+// maxBatchDeliveries deliveries) and inserts them in one statement, one
+// transaction: one commit and one WAL flush for the lot, and one statement's
+// executor set-up instead of one per event. A publish that finds the
+// goroutine idle goes alone, in the single-event statement, so a lone
+// publish waits for nobody; batches form while a commit is in flight, which
+// is when they save the most. One goroutine makes the largest batches: with
+// two, each second publish found one idle and went alone.
 //
 // What each publish gets back is what its own statement would have said: its
 // event inserted or not, and the current fingerprint of its workspace's
