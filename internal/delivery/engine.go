@@ -56,6 +56,9 @@ type Config struct {
 	ReclaimOnStart bool
 	// PollInterval is the longest the engine sleeps without a wake-up (default 1 s).
 	PollInterval time.Duration
+	// SaturatedPause is how long the claim loop ignores wake-ups after
+	// claims that found only deliveries they could not take (default 20 ms).
+	SaturatedPause time.Duration
 }
 
 // MaxRetryAfter caps how long a receiver's Retry-After may postpone a retry.
@@ -128,6 +131,9 @@ func New(cfg Config) *Engine {
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = time.Second
 	}
+	if cfg.SaturatedPause <= 0 {
+		cfg.SaturatedPause = saturatedPause
+	}
 	if cfg.Node == "" {
 		cfg.Node = hookd.NewID("node_")
 	}
@@ -173,6 +179,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	onlyFreed := false // woken only because slots were freed
+	emptyDue := false  // the last claim took nothing while deliveries were due
 	for {
 		took, full, err := e.claimOnce(ctx, onlyFreed)
 		if err != nil && ctx.Err() == nil {
@@ -180,6 +187,9 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 		if ctx.Err() != nil {
 			break
+		}
+		if took > 0 {
+			emptyDue = false
 		}
 		if full {
 			continue // more may be due right away
@@ -191,20 +201,28 @@ func (e *Engine) Run(ctx context.Context) error {
 		// every attempt of the claim hangs, a retry falling due meanwhile
 		// waits for the poll: at most PollInterval late.)
 		if err == nil && took == 0 {
-			if due, ok, err := e.store.DeliveriesNextDue(ctx); err == nil && ok {
-				d := due.Sub(e.cfg.Now())
-				if d > 0 && d < wait {
+			due, ok, err := e.store.DeliveriesNextDue(ctx)
+			d := due.Sub(e.cfg.Now())
+			switch {
+			case err != nil || !ok || d > 0:
+				emptyDue = false
+				if err == nil && ok && d < wait {
 					wait = d
 				}
-				if d <= 0 {
-					// Due deliveries this claim could not take belong to
-					// saturated webhooks (here, or on other nodes, or being
-					// claimed by one): wake-ups from new publishes would
-					// bring us straight back to them. A freed slot of ours,
-					// or a short pause, does.
-					wake = nil
-					wait = min(wait, saturatedPause)
-				}
+			case !emptyDue:
+				// Due now, though the claim took nothing: they may have
+				// been committed after the claim read the queue. Claim
+				// once more before taking them for saturated webhooks'.
+				emptyDue, onlyFreed = true, false
+				continue
+			default:
+				// Due deliveries two claims in a row could not take belong
+				// to saturated webhooks (here, or on other nodes, or being
+				// claimed by one): wake-ups from new publishes would bring
+				// us straight back to them. A freed slot of ours, or a
+				// short pause, does.
+				wake = nil
+				wait = min(wait, e.cfg.SaturatedPause)
 			}
 		}
 		timer.Reset(wait) // drops a tick not received (Go 1.23 timers): no drain needed

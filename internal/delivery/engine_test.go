@@ -388,3 +388,41 @@ func TestShutdownLeavesNothingProcessing(t *testing.T) {
 		t.Fatalf("after shutdown: %+v", sum)
 	}
 }
+
+// lateClaims is a store whose claim, once armed, misses what is due: a claim
+// that read the queue just before a publish committed.
+type lateClaims struct {
+	hookd.Store
+	calls atomic.Int64
+	armed atomic.Bool
+}
+
+func (s *lateClaims) DeliveriesClaim(ctx context.Context, p hookd.ClaimParams) ([]hookd.ClaimedDelivery, error) {
+	s.calls.Add(1)
+	if s.armed.CompareAndSwap(true, false) {
+		return nil, nil
+	}
+	return s.Store.DeliveriesClaim(ctx, p)
+}
+
+// TestClaimAgainBeforePausing: a claim that took nothing while deliveries
+// were due is followed by another claim at once, not by the pause for
+// saturated webhooks (which ignores wake-ups): the deliveries may have been
+// committed just after the claim read the queue.
+func TestClaimAgainBeforePausing(t *testing.T) {
+	late := &lateClaims{}
+	e := newEnv(t, func(c *delivery.Config) {
+		late.Store = c.Store
+		c.Store = late
+		c.PollInterval = time.Hour
+		c.SaturatedPause = time.Hour
+	})
+	rc := newReceiver(t, nil)
+	e.webhook(rc.URL, nil)
+	for late.calls.Load() == 0 { // the engine's first claim, at start
+		time.Sleep(time.Millisecond)
+	}
+	late.armed.Store(true)
+	evt := e.publish("t", `{}`)
+	e.waitStatus(evt.DeliveryIDs[0], hookd.DeliveryDelivered, 1)
+}
