@@ -72,6 +72,18 @@ func open(tb testing.TB, dsn string, opts postgres.Options) *postgres.Store {
 	return s
 }
 
+// storeWithWorkspace opens a Store on a fresh database of tb's own and
+// creates a workspace in it.
+func storeWithWorkspace(tb testing.TB) (*postgres.Store, *hookd.Workspace) {
+	tb.Helper()
+	s := open(tb, freshDB(tb), postgres.Options{})
+	ws := &hookd.Workspace{Name: "w"}
+	if err := s.WorkspaceCreate(context.Background(), ws); err != nil {
+		tb.Fatal(err)
+	}
+	return s, ws
+}
+
 func TestStore(t *testing.T) {
 	adminDSN(t)
 	t.Parallel()
@@ -253,11 +265,7 @@ func TestClaimConcurrent(t *testing.T) {
 func TestLargeFanOut(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s := open(t, freshDB(t), postgres.Options{})
-	ws := &hookd.Workspace{Name: "w"}
-	if err := s.WorkspaceCreate(ctx, ws); err != nil {
-		t.Fatal(err)
-	}
+	s, ws := storeWithWorkspace(t)
 	const n = 1500
 	for range n {
 		if err := s.WebhookCreate(ctx, &hookd.Webhook{WorkspaceID: ws.ID, URL: "https://x", Active: true, Secret: "s"}); err != nil {
@@ -292,11 +300,7 @@ func TestLargeFanOut(t *testing.T) {
 func TestInvalidData(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s := open(t, freshDB(t), postgres.Options{})
-	ws := &hookd.Workspace{Name: "w"}
-	if err := s.WorkspaceCreate(ctx, ws); err != nil {
-		t.Fatal(err)
-	}
+	s, ws := storeWithWorkspace(t)
 	_, _, err := s.EventPublish(ctx, hookd.PublishParams{WorkspaceID: ws.ID, Type: "t", Data: json.RawMessage(`{nope`), Now: time.Now()})
 	if hookd.ErrorCode(err) != hookd.EInvalid {
 		t.Errorf("publish of invalid JSON: %v, want invalid", err)

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/hookd/hookd"
-	"github.com/hookd/hookd/internal/store/postgres"
 )
 
 // TestPublishBatch: publishes committed together get what their own
@@ -20,11 +19,7 @@ import (
 func TestPublishBatch(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s := open(t, freshDB(t), postgres.Options{})
-	ws := &hookd.Workspace{Name: "w"}
-	if err := s.WorkspaceCreate(ctx, ws); err != nil {
-		t.Fatal(err)
-	}
+	s, ws := storeWithWorkspace(t)
 	var hooks []string
 	for i := range 2 {
 		wh := &hookd.Webhook{WorkspaceID: ws.ID, URL: fmt.Sprintf("https://example.com/%d", i), Active: true, Secret: "s"}
@@ -92,11 +87,7 @@ func TestPublishBatch(t *testing.T) {
 func TestPublishConcurrentBatches(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s := open(t, freshDB(t), postgres.Options{})
-	ws := &hookd.Workspace{Name: "w"}
-	if err := s.WorkspaceCreate(ctx, ws); err != nil {
-		t.Fatal(err)
-	}
+	s, ws := storeWithWorkspace(t)
 	wh := &hookd.Webhook{WorkspaceID: ws.ID, URL: "https://example.com/", Active: true, Secret: "s"}
 	if err := s.WebhookCreate(ctx, wh); err != nil {
 		t.Fatal(err)
