@@ -38,6 +38,9 @@ type pubBatcher struct {
 	done chan struct{}
 	wg   sync.WaitGroup
 
+	mu     sync.RWMutex // held shared while queuing, exclusively by stop
+	closed bool
+
 	batched atomic.Int64 // publishes committed by multi-event statements
 }
 
@@ -68,10 +71,15 @@ func (b *pubBatcher) start(pool *pgxpool.Pool, tx func(ctx context.Context, fn f
 	}
 }
 
+// stop ends the batching goroutines once every publish queued is answered;
+// publishes after it run alone.
 func (b *pubBatcher) stop() {
 	if b.done == nil {
 		return
 	}
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
 	close(b.done)
 	b.wg.Wait()
 }
@@ -79,11 +87,16 @@ func (b *pubBatcher) stop() {
 // insert is insertEventSmall on the pool, through a batch.
 func (b *pubBatcher) insert(ctx context.Context, evt *hookd.Event, hooks []string, fp string) (bool, string, error) {
 	r := &pubReq{evt: evt, hooks: hooks, fp: fp, done: make(chan struct{})}
+	b.mu.RLock()
+	if b.closed {
+		b.mu.RUnlock()
+		return insertEventSmall(ctx, b.pool, evt, hooks, fp)
+	}
 	select {
 	case b.reqs <- r:
-	case <-b.done:
-		return insertEventSmall(ctx, b.pool, evt, hooks, fp)
+		b.mu.RUnlock()
 	case <-ctx.Done():
+		b.mu.RUnlock()
 		return false, "", ctx.Err()
 	}
 	// Once queued the publish is waited for even if ctx ends: the batch
@@ -100,7 +113,17 @@ func (b *pubBatcher) work() {
 		case r := <-b.reqs:
 			batch = append(batch[:0], r)
 		case <-b.done:
-			return
+			// Nothing can be queued any more (stop holds closed): answer
+			// what was.
+			for {
+				select {
+				case r := <-b.reqs:
+					b.run([]*pubReq{r})
+					close(r.done)
+				default:
+					return
+				}
+			}
 		}
 		n := len(batch[0].hooks)
 	more:

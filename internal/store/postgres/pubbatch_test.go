@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/internal/store/postgres"
 )
 
 // TestPublishBatch: publishes committed together get what their own
@@ -121,5 +122,43 @@ func TestPublishConcurrentBatches(t *testing.T) {
 	}
 	if s.BatchedPublishes() == 0 {
 		t.Error("no publish was batched in five rounds of 100 concurrent publishes")
+	}
+}
+
+// TestPublishDuringClose: publishes racing the store's Close all return
+// (committed, or with an error); none waits forever on a batch that will
+// never run.
+func TestPublishDuringClose(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, err := postgres.Open(ctx, freshDB(t), postgres.Options{Sealer: sealer(t), MaxConns: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := &hookd.Workspace{Name: "w"}
+	if err := s.WorkspaceCreate(ctx, ws); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WebhookCreate(ctx, &hookd.Webhook{WorkspaceID: ws.ID, URL: "https://example.com/", Active: true, Secret: "s"}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Go(func() {
+			for {
+				if _, _, err := s.EventPublish(ctx, hookd.PublishParams{WorkspaceID: ws.ID, Type: "t", Now: time.Now()}); err != nil {
+					return // the pool is closed
+				}
+			}
+		})
+	}
+	time.Sleep(200 * time.Millisecond)
+	s.Close()
+	returned := make(chan struct{})
+	go func() { wg.Wait(); close(returned) }()
+	select {
+	case <-returned:
+	case <-time.After(10 * time.Second):
+		t.Fatal("publishes still waiting 10 s after Close")
 	}
 }
