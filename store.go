@@ -137,6 +137,13 @@ type ClaimParams struct {
 	// Other owners' processing rows still count in full. nil: every
 	// processing row counts.
 	InFlight func(webhookID string) int
+	// Blocked, when set, is set to whether the claim read due deliveries it
+	// did not take: their webhooks had no room or were excluded, another
+	// claimer took them first, or Limit was reached (how far a claim reads
+	// past Limit is the store's business). A claim that took nothing and was
+	// not blocked saw nothing due, what was committed after it read the
+	// queue aside.
+	Blocked *bool
 }
 
 // ClaimedDelivery is a delivery taken for an attempt, with its event.

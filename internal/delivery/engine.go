@@ -181,7 +181,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	onlyFreed := false // woken only because slots were freed
 	emptyDue := false  // the last claim took nothing while deliveries were due
 	for {
-		took, full, err := e.claimOnce(ctx, onlyFreed)
+		took, full, blocked, err := e.claimOnce(ctx, onlyFreed)
 		if err != nil && ctx.Err() == nil {
 			e.log.Error("claim deliveries", "err", err)
 		}
@@ -200,7 +200,16 @@ func (e *Engine) Run(ctx context.Context) error {
 		// reads the next due time; one that took none reads it now. (While
 		// every attempt of the claim hangs, a retry falling due meanwhile
 		// waits for the poll: at most PollInterval late.)
-		if err == nil && took == 0 {
+		switch {
+		case err == nil && took == 0 && blocked:
+			// The claim read due deliveries it could not take: their
+			// webhooks are saturated (here, or on other nodes, or being
+			// claimed by one). Wake-ups from new publishes would bring us
+			// straight back to them; a freed slot of ours, or a short
+			// pause, does.
+			wake = nil
+			wait = min(wait, e.cfg.SaturatedPause)
+		case err == nil && took == 0:
 			due, ok, err := e.store.DeliveriesNextDue(ctx)
 			d := due.Sub(e.cfg.Now())
 			switch {
@@ -216,11 +225,8 @@ func (e *Engine) Run(ctx context.Context) error {
 				emptyDue, onlyFreed = true, false
 				continue
 			default:
-				// Due deliveries two claims in a row could not take belong
-				// to saturated webhooks (here, or on other nodes, or being
-				// claimed by one): wake-ups from new publishes would bring
-				// us straight back to them. A freed slot of ours, or a
-				// short pause, does.
+				// Due deliveries two claims in a row could not take (a
+				// store that does not report Blocked): as above.
 				wake = nil
 				wait = min(wait, e.cfg.SaturatedPause)
 			}
@@ -262,7 +268,7 @@ const saturatedPause = 20 * time.Millisecond
 // and only slots were freed since: then only the webhooks that freed them can
 // yield more, at most as many as were freed, and the claim asks for no more
 // (a claim's cost grows with its limit).
-func (e *Engine) claimOnce(ctx context.Context, afterShort bool) (took int, full bool, err error) {
+func (e *Engine) claimOnce(ctx context.Context, afterShort bool) (took int, full, blocked bool, err error) {
 	e.mu.Lock()
 	free := e.cfg.Workers - e.inflight
 	freed := e.freedSince
@@ -278,12 +284,12 @@ func (e *Engine) claimOnce(ctx context.Context, afterShort bool) (took int, full
 	}
 	e.mu.Unlock()
 	if free <= 0 {
-		return 0, false, nil
+		return 0, false, false, nil
 	}
 	limit := min(free, e.cfg.ClaimBatch)
 	if afterShort && e.lastShort {
 		if freed == 0 {
-			return 0, false, nil
+			return 0, false, false, nil
 		}
 		limit = min(limit, freed)
 	}
@@ -303,9 +309,10 @@ func (e *Engine) claimOnce(ctx context.Context, afterShort bool) (took int, full
 	claimed, err := e.store.DeliveriesClaim(ctx, hookd.ClaimParams{
 		Now: e.cfg.Now(), Limit: limit, Lease: e.cfg.Lease, Owner: e.cfg.Node,
 		Exclude: exclude, PerWebhook: perHook, MaxPerWebhook: e.cfg.PerWebhook, InFlight: inFlight,
+		Blocked: &blocked,
 	})
 	if err != nil {
-		return 0, false, err
+		return 0, false, false, err
 	}
 	e.lastShort = len(claimed) < limit
 	for i := range claimed {
@@ -317,7 +324,7 @@ func (e *Engine) claimOnce(ctx context.Context, afterShort bool) (took int, full
 		e.attempts.Add(1)
 		go e.attempt(c)
 	}
-	return len(claimed), len(claimed) == limit, nil
+	return len(claimed), len(claimed) == limit, blocked, nil
 }
 
 func (e *Engine) release(webhookID string) {

@@ -426,3 +426,48 @@ func TestClaimAgainBeforePausing(t *testing.T) {
 	evt := e.publish("t", `{}`)
 	e.waitStatus(evt.DeliveryIDs[0], hookd.DeliveryDelivered, 1)
 }
+
+// nextDueCounter counts the engine's reads of the next due time.
+type nextDueCounter struct {
+	hookd.Store
+	n atomic.Int64
+}
+
+func (s *nextDueCounter) DeliveriesNextDue(ctx context.Context) (time.Time, bool, error) {
+	s.n.Add(1)
+	return s.Store.DeliveriesNextDue(ctx)
+}
+
+// TestBlockedClaimPauses: a claim that reports it left due deliveries behind
+// (their webhook saturated) starts the pause at once, without reading the
+// next due time, and wake-ups do not bring the engine back to them.
+func TestBlockedClaimPauses(t *testing.T) {
+	counter := &nextDueCounter{}
+	e := newEnv(t, func(c *delivery.Config) {
+		counter.Store = c.Store
+		c.Store = counter
+		c.PerWebhook = 1
+		c.PollInterval = time.Hour
+		c.SaturatedPause = time.Hour
+	})
+	release := make(chan struct{})
+	rc := newReceiver(t, func(int64, http.ResponseWriter, *http.Request) { <-release })
+	t.Cleanup(func() { close(release) }) // before the receiver closes
+	e.webhook(rc.URL, nil)
+	e.publish("t", `{}`)
+	for rc.hits.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	before := counter.n.Load()
+	e.publish("t", `{}`) // due, but the webhook's one slot is taken
+	for range 5 {
+		e.engine.Wake()
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := counter.n.Load() - before; n != 0 {
+		t.Errorf("the next due time was read %d times while the webhook was saturated, want 0", n)
+	}
+	if h := rc.hits.Load(); h != 1 {
+		t.Errorf("receiver hit %d times, want 1 (cap 1)", h)
+	}
+}

@@ -219,6 +219,7 @@ func (s *Store) DeliveriesClaim(ctx context.Context, p hookd.ClaimParams) ([]hoo
 		return n
 	}
 	var out []hookd.ClaimedDelivery
+	seen := 0 // due rows read, chosen or not
 	err := s.pipelinedTx(ctx, func(tx claimQuerier) error {
 		// Without a cluster-wide cap, the scan locks (SKIP LOCKED) what it
 		// reads, the first page exactly p.Limit rows. With one, each webhook's
@@ -234,7 +235,9 @@ func (s *Store) DeliveriesClaim(ctx context.Context, p hookd.ClaimParams) ([]hoo
 			// last vacuum still have entries, each a heap visit.
 			scanSQL, markSQL, first = claimReadSQL, claimLockUpdateSQL, min(p.Limit, claimPageMin)
 		}
-		chosen, err := s.claimScan(ctx, tx, scanSQL, first, p, now, roomFor, room)
+		var chosen []candidate
+		var err error
+		chosen, seen, err = s.claimScan(ctx, tx, scanSQL, first, p, now, roomFor, room)
 		if err != nil || len(chosen) == 0 {
 			return err
 		}
@@ -247,15 +250,18 @@ func (s *Store) DeliveriesClaim(ctx context.Context, p hookd.ClaimParams) ([]hoo
 	if out == nil {
 		out = []hookd.ClaimedDelivery{}
 	}
+	if p.Blocked != nil {
+		*p.Blocked = seen > len(out)
+	}
 	return out, nil
 }
 
 // claimScan walks the due index in pages of scanSQL (the first page first
 // rows) and chooses, in the queue's order, up to p.Limit rows of webhooks with
-// room; past the scan bound it falls back to per-webhook probes.
+// room; past the scan bound it falls back to per-webhook probes. seen counts
+// the due rows it read, chosen or not.
 func (s *Store) claimScan(ctx context.Context, tx claimQuerier, scanSQL string, first int, p hookd.ClaimParams, now time.Time,
-	roomFor func(string) int, room map[string]int) ([]candidate, error) {
-	var chosen []candidate
+	roomFor func(string) int, room map[string]int) (chosen []candidate, seen int, err error) {
 	taken := map[string]int{} // webhook → rows chosen
 	page := first
 	bound := max(claimScanMin, p.Limit*8)
@@ -283,7 +289,7 @@ func (s *Store) claimScan(ctx context.Context, tx claimQuerier, scanSQL string, 
 	for range 2 {
 		if _, err := br.Exec(); err != nil {
 			br.Close()
-			return nil, err
+			return nil, 0, err
 		}
 	}
 	for len(chosen) < p.Limit && scanned < bound {
@@ -306,7 +312,7 @@ func (s *Store) claimScan(ctx context.Context, tx claimQuerier, scanSQL string, 
 			br = nil
 		}
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		if p.MaxPerWebhook > 0 {
 			ids, ws := make([]string, len(rowsOf)), make([]string, len(rowsOf))
@@ -314,7 +320,7 @@ func (s *Store) claimScan(ctx context.Context, tx claimQuerier, scanSQL string, 
 				ids[i], ws[i] = c.webhookID, c.ws
 			}
 			if err := capWebhooks(ctx, tx, p, ids, ws, roomFor, room); err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 		}
 		n := len(rowsOf)
@@ -350,11 +356,12 @@ func (s *Store) claimScan(ctx context.Context, tx claimQuerier, scanSQL string, 
 	if !exhausted && len(chosen) < p.Limit {
 		more, err := s.claimFallback(ctx, tx, now, p.Limit-len(chosen), p, roomFor, room, taken, chosen)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		chosen = append(chosen, more...)
+		scanned += len(more)
 	}
-	return chosen, nil
+	return chosen, scanned, nil
 }
 
 // markClaimed runs markSQL (claimUpdateSQL or claimLockUpdateSQL) on the

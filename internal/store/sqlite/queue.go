@@ -61,9 +61,12 @@ func (s *Store) DeliveriesClaim(ctx context.Context, p hookd.ClaimParams) ([]hoo
 	}
 	now := us(p.Now)
 	leaseUntil := trunc(p.Now.Add(p.Lease))
-	chosen, err := s.claimCandidates(ctx, p, now)
+	chosen, seen, err := s.claimCandidates(ctx, p, now)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: deliveries claim: %w", err)
+	}
+	if p.Blocked != nil {
+		*p.Blocked = seen > 0 // until the rows taken are known
 	}
 	if len(chosen) == 0 {
 		return []hookd.ClaimedDelivery{}, nil
@@ -108,12 +111,16 @@ func (s *Store) DeliveriesClaim(ctx context.Context, p hookd.ClaimParams) ([]hoo
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: deliveries claim: %w", err)
 	}
+	if p.Blocked != nil {
+		*p.Blocked = seen > len(out)
+	}
 	return out, nil
 }
 
 // claimCandidates chooses the rows to claim on a read connection (one
-// snapshot), oldest due first, within the per-webhook room.
-func (s *Store) claimCandidates(ctx context.Context, p hookd.ClaimParams, now int64) ([]candidate, error) {
+// snapshot), oldest due first, within the per-webhook room; seen counts the
+// due rows it read, chosen or not.
+func (s *Store) claimCandidates(ctx context.Context, p hookd.ClaimParams, now int64) (chosen []candidate, seen int, err error) {
 	excluded := make(map[string]bool, len(p.Exclude))
 	for _, id := range p.Exclude {
 		excluded[id] = true
@@ -135,10 +142,9 @@ func (s *Store) claimCandidates(ctx context.Context, p hookd.ClaimParams, now in
 	}
 	tx, err := s.rdb.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer tx.Rollback()
-	var chosen []candidate
 	taken := map[int64]bool{}
 
 	page := min(max(p.Limit+claimPageMin, claimPageMin), claimPageMax)
@@ -149,14 +155,14 @@ func (s *Store) claimCandidates(ctx context.Context, p hookd.ClaimParams, now in
 	for len(chosen) < p.Limit && scanned < bound {
 		rows, err := scan.QueryContext(ctx, now, after.due, after.webhookID, after.rowid, page)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		n, picked := 0, 0
 		for rows.Next() {
 			var c candidate
 			if err := rows.Scan(&c.rowid, &c.webhookID, &c.due); err != nil {
 				rows.Close()
-				return nil, err
+				return nil, 0, err
 			}
 			n++
 			after = c
@@ -169,7 +175,7 @@ func (s *Store) claimCandidates(ctx context.Context, p hookd.ClaimParams, now in
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		scanned += n
 		if n < page {
@@ -185,11 +191,12 @@ func (s *Store) claimCandidates(ctx context.Context, p hookd.ClaimParams, now in
 	if !exhausted && len(chosen) < p.Limit {
 		more, err := claimFallback(ctx, tx, now, p.Limit-len(chosen), roomFor, room, taken)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		chosen = append(chosen, more...)
+		scanned += len(more)
 	}
-	return chosen, nil
+	return chosen, scanned, nil
 }
 
 // claimedRows reads the marked rows with their events on a read connection,

@@ -695,6 +695,36 @@ func testClaim(t *testing.T, open Open) {
 			t.Errorf("claimed %v twice", ids(again))
 		}
 	})
+	t.Run("Blocked", func(t *testing.T) {
+		// ClaimParams.Blocked says whether the claim left due rows behind.
+		t.Parallel()
+		s := open(t)
+		ws := workspace(t, s, "c")
+		wh := webhook(t, s, ws.ID, nil)
+		for i := range 3 {
+			publish(t, s, hookd.PublishParams{WorkspaceID: ws.ID, Now: t0.Add(time.Duration(i) * time.Millisecond)})
+		}
+		now := t0.Add(time.Second)
+		steps := []struct {
+			name        string
+			p           hookd.ClaimParams
+			took        int
+			wantBlocked bool
+		}{
+			{"not due yet", hookd.ClaimParams{Now: t0.Add(-time.Second), Limit: 10}, 0, false},
+			{"webhook excluded", hookd.ClaimParams{Now: now, Limit: 10, Exclude: []string{wh.ID}}, 0, true},
+			{"room for one", hookd.ClaimParams{Now: now, Limit: 10, PerWebhook: func(string) int { return 1 }}, 1, true},
+			{"the other two", hookd.ClaimParams{Now: now, Limit: 10}, 2, false},
+			{"nothing left", hookd.ClaimParams{Now: now, Limit: 10}, 0, false},
+		}
+		for _, st := range steps {
+			blocked := !st.wantBlocked
+			st.p.Blocked = &blocked
+			if got := claim(t, s, st.p); len(got) != st.took || blocked != st.wantBlocked {
+				t.Errorf("%s: took %d, blocked %v; want %d, %v", st.name, len(got), blocked, st.took, st.wantBlocked)
+			}
+		}
+	})
 	t.Run("LimitPerWebhookExclude", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
