@@ -20,14 +20,8 @@ import (
 func TestWaker(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	dsn := freshDB(t)
-	key := sealer(t)
-	a := open(t, dsn, postgres.Options{Sealer: key})
-	b := open(t, dsn, postgres.Options{Sealer: key})
-	ws := &hookd.Workspace{Name: "w"}
-	if err := a.WorkspaceCreate(ctx, ws); err != nil {
-		t.Fatal(err)
-	}
+	cl := newCluster(t, 2)
+	a, b, ws := cl.nodes[0], cl.nodes[1], cl.ws
 	if err := a.WebhookCreate(ctx, &hookd.Webhook{WorkspaceID: ws.ID, URL: "https://x", Active: true, Secret: "s"}); err != nil {
 		t.Fatal(err)
 	}
@@ -140,14 +134,8 @@ func TestWaker(t *testing.T) {
 func TestWakerReconnects(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	dsn := freshDB(t)
-	key := sealer(t)
-	a := open(t, dsn, postgres.Options{Sealer: key})
-	b := open(t, dsn, postgres.Options{Sealer: key})
-	ws := &hookd.Workspace{Name: "w"}
-	if err := a.WorkspaceCreate(ctx, ws); err != nil {
-		t.Fatal(err)
-	}
+	cl := newCluster(t, 2)
+	a, b, ws := cl.nodes[0], cl.nodes[1], cl.ws
 	if err := a.WebhookCreate(ctx, &hookd.Webhook{WorkspaceID: ws.ID, URL: "https://x", Active: true, Secret: "s"}); err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +158,7 @@ func TestWakerReconnects(t *testing.T) {
 		}
 	}
 	waitFor("first wake-up", func() bool { publish(); return n.Load() > 0 })
-	conn, err := pgx.Connect(ctx, dsn)
+	conn, err := pgx.Connect(ctx, cl.dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,10 +180,8 @@ func TestWakerReconnects(t *testing.T) {
 func TestRateLimit(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	dsn := freshDB(t)
-	key := sealer(t)
-	a := open(t, dsn, postgres.Options{Sealer: key})
-	b := open(t, dsn, postgres.Options{Sealer: key})
+	cl := newCluster(t, 2)
+	a, b := cl.nodes[0], cl.nodes[1]
 	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	allow := func(s *postgres.Store, k string, per int, at time.Time) (bool, time.Duration) {
 		t.Helper()
@@ -270,12 +256,12 @@ func TestRateLimit(t *testing.T) {
 	}
 
 	// Idle buckets are swept.
-	conn, err := pgx.Connect(ctx, dsn)
+	conn, err := pgx.Connect(ctx, cl.dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	c := open(t, dsn, postgres.Options{Sealer: key}) // its first call sweeps
+	c := open(t, cl.dsn, postgres.Options{Sealer: cl.key}) // its first call sweeps
 	allow(c, "fresh", 10, later.Add(11*time.Minute))
 	var keys []string
 	rows, _ := conn.Query(ctx, `SELECT key FROM rate_buckets ORDER BY key`)
@@ -294,13 +280,8 @@ func TestRateLimit(t *testing.T) {
 func TestClaimMaxPerWebhook(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	dsn := freshDB(t)
-	key := sealer(t)
-	s := open(t, dsn, postgres.Options{Sealer: key})
-	ws := &hookd.Workspace{Name: "w"}
-	if err := s.WorkspaceCreate(ctx, ws); err != nil {
-		t.Fatal(err)
-	}
+	cl := newCluster(t, 1)
+	s, ws := cl.nodes[0], cl.ws
 	hot := &hookd.Webhook{WorkspaceID: ws.ID, URL: "https://hot", Active: true, Secret: "s", Events: []string{"t"}}
 	cold := &hookd.Webhook{WorkspaceID: ws.ID, URL: "https://cold", Active: true, Secret: "s", Events: []string{"cold"}}
 	for _, wh := range []*hookd.Webhook{hot, cold} {
@@ -313,7 +294,7 @@ func TestClaimMaxPerWebhook(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	conn, err := pgx.Connect(ctx, dsn)
+	conn, err := pgx.Connect(ctx, cl.dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -344,7 +325,7 @@ func TestClaimMaxPerWebhook(t *testing.T) {
 	var delivered atomic.Int64
 	var wg sync.WaitGroup
 	for i := range nodes {
-		node := open(t, dsn, postgres.Options{Sealer: key, MaxConns: 2})
+		node := open(t, cl.dsn, postgres.Options{Sealer: cl.key, MaxConns: 2})
 		wg.Go(func() {
 			for idle := 0; idle < 50 && delivered.Load() < n; {
 				got, err := node.DeliveriesClaim(ctx, hookd.ClaimParams{Now: time.Now(), Limit: 10, Lease: time.Minute,
@@ -398,7 +379,7 @@ func TestClaimMaxPerWebhook(t *testing.T) {
 	if _, _, err := s.EventPublish(ctx, hookd.PublishParams{WorkspaceID: ws.ID, Type: "cold", Now: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	other := open(t, dsn, postgres.Options{Sealer: key})
+	other := open(t, cl.dsn, postgres.Options{Sealer: cl.key})
 	held, err := other.DeliveriesClaim(ctx, hookd.ClaimParams{Now: time.Now(), Limit: 100, Lease: time.Minute, Owner: "other", MaxPerWebhook: maxPer})
 	if err != nil {
 		t.Fatal(err)
@@ -426,13 +407,8 @@ func TestClaimMaxPerWebhook(t *testing.T) {
 func TestExecClaimAcrossNodes(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	dsn := freshDB(t)
-	key := sealer(t)
-	s := open(t, dsn, postgres.Options{Sealer: key})
-	ws := &hookd.Workspace{Name: "w"}
-	if err := s.WorkspaceCreate(ctx, ws); err != nil {
-		t.Fatal(err)
-	}
+	cl := newCluster(t, 1)
+	s, ws := cl.nodes[0], cl.ws
 	const runs, conc, nodes = 60, 2, 4
 	j := &hookd.Job{WorkspaceID: ws.ID, Name: "j", Kind: hookd.JobHTTP, Concurrency: conc}
 	if err := s.JobCreate(ctx, j); err != nil {
@@ -445,7 +421,7 @@ func TestExecClaimAcrossNodes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	conn, err := pgx.Connect(ctx, dsn)
+	conn, err := pgx.Connect(ctx, cl.dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -477,7 +453,7 @@ func TestExecClaimAcrossNodes(t *testing.T) {
 	var done atomic.Int64
 	var wg sync.WaitGroup
 	for i := range nodes {
-		node := open(t, dsn, postgres.Options{Sealer: key, MaxConns: 2})
+		node := open(t, cl.dsn, postgres.Options{Sealer: cl.key, MaxConns: 2})
 		wg.Go(func() {
 			for idle := 0; idle < 200 && done.Load() < runs; {
 				got, err := node.ExecutionsClaim(ctx, hookd.ExecClaimParams{Now: time.Now(), Limit: 5, Lease: time.Minute, Owner: fmt.Sprint("node-", i)})
@@ -542,14 +518,8 @@ func TestExecClaimAcrossNodes(t *testing.T) {
 func TestCallAcceptAcrossNodes(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	dsn := freshDB(t)
-	key := sealer(t)
-	a := open(t, dsn, postgres.Options{Sealer: key})
-	b := open(t, dsn, postgres.Options{Sealer: key})
-	ws := &hookd.Workspace{Name: "w"}
-	if err := a.WorkspaceCreate(ctx, ws); err != nil {
-		t.Fatal(err)
-	}
+	cl := newCluster(t, 2)
+	a, b, ws := cl.nodes[0], cl.nodes[1], cl.ws
 	j := &hookd.Job{WorkspaceID: ws.ID, Name: "j", Kind: hookd.JobHTTP}
 	if err := a.JobCreate(ctx, j); err != nil {
 		t.Fatal(err)
@@ -609,13 +579,8 @@ func TestCallAcceptAcrossNodes(t *testing.T) {
 func TestSchedulePeriodAcrossNodes(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	dsn := freshDB(t)
-	key := sealer(t)
-	s := open(t, dsn, postgres.Options{Sealer: key})
-	ws := &hookd.Workspace{Name: "w"}
-	if err := s.WorkspaceCreate(ctx, ws); err != nil {
-		t.Fatal(err)
-	}
+	cl := newCluster(t, 1)
+	s, ws := cl.nodes[0], cl.ws
 	j := &hookd.Job{WorkspaceID: ws.ID, Name: "j", Kind: hookd.JobHTTP, Schedule: &hookd.Schedule{Every: "1h"}}
 	if err := s.JobCreate(ctx, j); err != nil {
 		t.Fatal(err)
@@ -624,7 +589,7 @@ func TestSchedulePeriodAcrossNodes(t *testing.T) {
 	var ok, conflict atomic.Int64
 	var wg sync.WaitGroup
 	for range 8 {
-		node := open(t, dsn, postgres.Options{Sealer: key, MaxConns: 2})
+		node := open(t, cl.dsn, postgres.Options{Sealer: cl.key, MaxConns: 2})
 		wg.Go(func() {
 			err := node.ExecutionCreate(ctx, &hookd.Execution{WorkspaceID: ws.ID, JobID: j.ID, Source: hookd.SourceSchedule, Period: &period})
 			switch hookd.ErrorCode(err) {
@@ -650,13 +615,8 @@ func TestSchedulePeriodAcrossNodes(t *testing.T) {
 func TestClaimMaxPerWebhookInFlight(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	dsn := freshDB(t)
-	key := sealer(t)
-	s := open(t, dsn, postgres.Options{Sealer: key})
-	ws := &hookd.Workspace{Name: "w"}
-	if err := s.WorkspaceCreate(ctx, ws); err != nil {
-		t.Fatal(err)
-	}
+	cl := newCluster(t, 1)
+	s, ws := cl.nodes[0], cl.ws
 	wh := &hookd.Webhook{WorkspaceID: ws.ID, URL: "https://hot", Active: true, Secret: "s"}
 	if err := s.WebhookCreate(ctx, wh); err != nil {
 		t.Fatal(err)
@@ -697,14 +657,8 @@ func TestClaimMaxPerWebhookInFlight(t *testing.T) {
 func TestPublishSeesOtherNodesWebhooks(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	dsn := freshDB(t)
-	key := sealer(t)
-	a := open(t, dsn, postgres.Options{Sealer: key})
-	b := open(t, dsn, postgres.Options{Sealer: key})
-	ws := &hookd.Workspace{Name: "w"}
-	if err := b.WorkspaceCreate(ctx, ws); err != nil {
-		t.Fatal(err)
-	}
+	cl := newCluster(t, 2)
+	a, b, ws := cl.nodes[0], cl.nodes[1], cl.ws
 	targets := func() []string {
 		t.Helper()
 		evt, _, err := a.EventPublish(ctx, hookd.PublishParams{WorkspaceID: ws.ID, Type: "order.paid", Data: []byte(`{}`), Now: time.Now()})

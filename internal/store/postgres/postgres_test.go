@@ -72,16 +72,34 @@ func open(tb testing.TB, dsn string, opts postgres.Options) *postgres.Store {
 	return s
 }
 
-// storeWithWorkspace opens a Store on a fresh database of tb's own and
-// creates a workspace in it.
-func storeWithWorkspace(tb testing.TB) (*postgres.Store, *hookd.Workspace) {
+// cluster is n Stores (nodes) on one fresh database of the test's own,
+// sharing one sealer as a cluster's nodes share HOOKD_MASTER_KEY, and a
+// workspace created through the first; dsn and key open more nodes.
+type cluster struct {
+	dsn   string
+	key   hookd.Sealer
+	nodes []*postgres.Store
+	ws    *hookd.Workspace
+}
+
+func newCluster(tb testing.TB, n int) *cluster {
 	tb.Helper()
-	s := open(tb, freshDB(tb), postgres.Options{})
-	ws := &hookd.Workspace{Name: "w"}
-	if err := s.WorkspaceCreate(context.Background(), ws); err != nil {
+	c := &cluster{dsn: freshDB(tb), key: sealer(tb), ws: &hookd.Workspace{Name: "w"}}
+	for range n {
+		c.nodes = append(c.nodes, open(tb, c.dsn, postgres.Options{Sealer: c.key}))
+	}
+	if err := c.nodes[0].WorkspaceCreate(context.Background(), c.ws); err != nil {
 		tb.Fatal(err)
 	}
-	return s, ws
+	return c
+}
+
+// storeWithWorkspace is a one-node cluster: a Store on a fresh database of
+// tb's own, with a workspace.
+func storeWithWorkspace(tb testing.TB) (*postgres.Store, *hookd.Workspace) {
+	tb.Helper()
+	c := newCluster(tb, 1)
+	return c.nodes[0], c.ws
 }
 
 func TestStore(t *testing.T) {
@@ -191,13 +209,8 @@ func TestSecretsAtRest(t *testing.T) {
 func TestClaimConcurrent(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	dsn := freshDB(t)
-	key := sealer(t)
-	s := open(t, dsn, postgres.Options{Sealer: key})
-	ws := &hookd.Workspace{Name: "w"}
-	if err := s.WorkspaceCreate(ctx, ws); err != nil {
-		t.Fatal(err)
-	}
+	cl := newCluster(t, 1)
+	s, ws := cl.nodes[0], cl.ws
 	var hooks []string
 	for range 5 {
 		wh := &hookd.Webhook{WorkspaceID: ws.ID, URL: "https://x", Active: true, Secret: "s"}
@@ -218,7 +231,7 @@ func TestClaimConcurrent(t *testing.T) {
 	seen := map[string]int{}
 	var wg sync.WaitGroup
 	for n := range nodes {
-		node := open(t, dsn, postgres.Options{Sealer: key, MaxConns: 2})
+		node := open(t, cl.dsn, postgres.Options{Sealer: cl.key, MaxConns: 2})
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
