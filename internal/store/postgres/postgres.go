@@ -257,9 +257,12 @@ func pageArgs(p hookd.Page) (limit, offset int) {
 	return limit, offset
 }
 
+// noRows reports whether err says a read found no row.
+func noRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) || errors.Is(err, sql.ErrNoRows) }
+
 // notFound maps pgx.ErrNoRows to an ENotFound error naming what.
 func notFound(err error, what string) error {
-	if errors.Is(err, pgx.ErrNoRows) || errors.Is(err, sql.ErrNoRows) {
+	if noRows(err) {
 		return hookd.Errorf(hookd.ENotFound, "%s not found", what)
 	}
 	return err
@@ -269,11 +272,11 @@ func notFound(err error, what string) error {
 // found") when there was none, the error wrapped as "postgres: <what> get"
 // otherwise.
 func getResult[T any](v *T, err error, what string) (*T, error) {
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, hookd.Errorf(hookd.ENotFound, "%s not found", what)
+	if err == nil {
+		return v, nil
 	}
-	if err != nil {
-		return nil, fmt.Errorf("postgres: %s get: %w", what, err)
+	if noRows(err) {
+		return nil, notFound(err, what)
 	}
-	return v, nil
+	return nil, fmt.Errorf("postgres: %s get: %w", what, err)
 }
