@@ -439,8 +439,9 @@ func (e *Engine) execute(c *hookd.ClaimedExecution) {
 		delete(e.leased, c.ID)
 		e.mu.Unlock()
 	}()
-	if cfg, err := DecodeConfig(c.Job.Kind, c.Job.Config); err == nil {
-		if ev, ok := cfg.(EventConfig); ok {
+	if c.Job.Kind == hookd.JobEvent {
+		// An invalid config falls through: runJob reports it.
+		if ev, ok := e.eventConfig(c.Job.Config); ok {
 			e.executeEvent(c, ev)
 			return
 		}
