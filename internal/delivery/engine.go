@@ -225,8 +225,10 @@ func (e *Engine) Run(ctx context.Context) error {
 				emptyDue, onlyFreed = true, false
 				continue
 			default:
-				// Due deliveries two claims in a row could not take (a
-				// store that does not report Blocked): as above.
+				// Due deliveries two claims in a row could not take
+				// without reporting Blocked (rows the claim's read did not
+				// see, as another claimer's locks hide them from a SKIP
+				// LOCKED scan): as above.
 				wake = nil
 				wait = min(wait, e.cfg.SaturatedPause)
 			}
