@@ -6,8 +6,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -182,10 +184,19 @@ func testKill9Executions(t *testing.T) {
 	rc := newRecorder(t, nil)
 	marker := filepath.Join(t.TempDir(), "ran")
 	j, err := c.CreateJob(ctx, client.JobCreate{Name: "slow", Kind: "command", Concurrency: 1,
-		Config: map[string]any{"argv": []string{"/bin/sh", "-c", "echo x >> " + marker + "; sleep 30"}}})
+		Config: map[string]any{"argv": []string{"/bin/sh", "-c", "echo $$ >> " + marker + "; sleep 30"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	// kill -9 of hookd leaves the run's process group behind: end it.
+	t.Cleanup(func() {
+		b, _ := os.ReadFile(marker)
+		for _, f := range strings.Fields(string(b)) {
+			if pid, err := strconv.Atoi(f); err == nil && pid > 1 {
+				syscall.Kill(-pid, syscall.SIGKILL)
+			}
+		}
+	})
 	c.CreateWebhook(ctx, client.WebhookCreate{URL: rc.URL, Events: []string{"job.failed"}})
 	tr, _ := c.CreateTrigger(ctx, client.TriggerCreate{JobID: j.ID, RateLimitPerMinute: 100})
 	var ids []string
@@ -196,9 +207,12 @@ func testKill9Executions(t *testing.T) {
 		}
 		ids = append(ids, res.ExecutionID)
 	}
+	// Running in the store comes before the command has started: wait for
+	// the command's own mark too, or kill -9 may land between the two.
 	eventually(t, "the first run to start", func() bool {
 		e, _ := c.GetExecution(ctx, ids[0])
-		return e != nil && e.Status == "running"
+		b, _ := os.ReadFile(marker)
+		return e != nil && e.Status == "running" && len(b) > 0
 	})
 	s.kill()
 	s2 := start(t, s.DataDir, "--allow-command-jobs")
@@ -217,7 +231,7 @@ func testKill9Executions(t *testing.T) {
 				t.Fatalf("run %d after kill -9 and restart: %+v %v, want %s", i, e, err, want)
 			}
 		}
-		if b, _ := os.ReadFile(marker); string(b) != "x\n" {
+		if b, _ := os.ReadFile(marker); len(strings.Fields(string(b))) != 1 {
 			t.Fatalf("runs started: %q, want exactly the first", b)
 		}
 		return
