@@ -10,6 +10,9 @@
 #   scripts/bench.sh pg-cluster # one node vs three nodes on one PostgreSQL database, both behind
 #                               # bench/rrproxy (round robin per request), alternated round by round
 #                               # with the harness self-test; then latency at 100 ev/s on three nodes
+#   scripts/bench.sh split      # the machine's own cost of splitting one load over three processes:
+#                               # one vs three bench/relay (acknowledge, then forward; no database)
+#                               # behind bench/rrproxy, the pg-cluster shape without hookd, alternated
 # env: ROUNDS (3), HOOKD_BIN (built from ./cmd/hookd when unset), BENCH_SRC (../shared/bench),
 #      HOOKD_DEBUG_ADDR (pprof on the first node), HOOKD_BENCH_FLAGS (extra `hookd serve` flags),
 #      HOOKD_BENCH_PORT (18080: the node or proxy; the cluster's nodes on the next three ports),
@@ -18,7 +21,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-what=${1:?usage: scripts/bench.sh outbound|inbound|backlog|pg|pg-cluster}
+what=${1:?usage: scripts/bench.sh outbound|inbound|backlog|pg|pg-cluster|split}
 work=$(mktemp -d)
 pgdir=
 cleanup() {
@@ -151,6 +154,42 @@ pg-cluster)
   cluster 3 lat
   (cd "$work/bench" && scripts/outbound.sh adapters/hookd.json -n 3000 -rate 100 | grep -A8 '^==')
   uncluster
+  ;;
+split)
+  relay=$work/relay proxy=$work/rrproxy
+  go build -o "$relay" ./bench/relay
+  go build -o "$proxy" ./bench/rrproxy
+  ports=($((port+1)) $((port+2)) $((port+3)))
+  # relays N: N relays forwarding to the receiver, behind the proxy on $addr.
+  relays() {
+    local i backends=
+    for i in $(seq 1 "$1"); do
+      "$relay" -listen "127.0.0.1:${ports[i-1]}" -to "$hook_url" > "$work/relay$i.log" 2>&1 &
+      echo $! > "$work/relay$i.pid"
+      backends+=${backends:+,}127.0.0.1:${ports[i-1]}
+    done
+    "$proxy" -listen "$addr" -backends "$backends" > "$work/rrproxy.log" 2>&1 &
+    echo $! > "$work/rrproxy.pid"
+    for _ in $(seq 100); do curl -s -o /dev/null "http://$addr/" && break; sleep 0.1; done
+  }
+  unrelay() { stop_pid rrproxy; for i in 1 2 3; do stop_pid "relay$i"; done; }
+  export HOOKD_API_KEY=unused
+  : > "$work/rounds.txt"
+  for r in $(seq 1 "${ROUNDS:-3}"); do
+    for n in 1 3; do
+      relays "$n"
+      rate=$(cd "$work/bench" && ROUNDS=1 NO_CEILING=1 scripts/outbound.sh adapters/hookd.json -n 20000 -c 32 | grep '^round' | awk '{print $(NF-6)}')
+      unrelay
+      echo "relays$n $rate" | tee -a "$work/rounds.txt" >&2
+    done
+  done
+  med() { sort -g | awk '{a[NR]=$1} END { if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2 }'; }
+  one=$(awk '$1=="relays1" {print $2}' "$work/rounds.txt" | med)
+  three=$(awk '$1=="relays3" {print $2}' "$work/rounds.txt" | med)
+  ratios=$(awk '$1=="relays1" {a[++i]=$2} $1=="relays3" {b[++j]=$2} END {for (k=1; k<=i; k++) if (a[k]>0) print b[k]/a[k]}' "$work/rounds.txt")
+  echo "== one vs three bench/relay behind bench/rrproxy (-n 20000 -c 32; ${ROUNDS:-3} rounds alternated, medians)"
+  printf 'one relay %.0f deliveries/s, three relays %.0f deliveries/s\n' "$one" "$three"
+  echo "three relays / one relay, per round: $(echo $ratios)  median $(echo "$ratios" | med)"
   ;;
 inbound)
   start
