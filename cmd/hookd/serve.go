@@ -123,6 +123,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Metrics:     m,
 		HTTPClient:  guard.Client(0), // each http job's own timeout applies
 		PublishWake: engine.Wake,
+		Lease:       cfg.JobLease,
 		// ReclaimOnStart stays off: Reclaim runs below, before the listener opens.
 		ShutdownGrace: cfg.ShutdownTimeout,
 	})

@@ -39,6 +39,7 @@ type Config struct {
 	DeliveryTimeout   time.Duration
 	ShutdownTimeout   time.Duration
 	Lease             time.Duration // how long a node holds claimed deliveries before others may take them back
+	JobLease          time.Duration // how long a running job's lease lasts without renewal
 
 	// File is the parsed config file (nil without --config).
 	File *File
@@ -111,6 +112,7 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (*Config,
 	fs.IntVar(&c.PerWebhook, "per-webhook-concurrency", 64, "concurrent attempts per webhook")
 	fs.DurationVar(&c.DeliveryTimeout, "delivery-timeout", 15*time.Second, "timeout of one delivery attempt")
 	fs.DurationVar(&c.Lease, "lease", 60*time.Second, "how long a claimed delivery is held before another node may take it back (> --delivery-timeout)")
+	fs.DurationVar(&c.JobLease, "job-lease", 60*time.Second, "how long a running job execution's lease lasts unrenewed: a dead node's runs are failed as interrupted about this long after it died (≥ 3s)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long SIGTERM waits for in-flight work")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -207,6 +209,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Lease < c.DeliveryTimeout+5*time.Second {
 		return fmt.Errorf("--lease must exceed --delivery-timeout by at least 5s")
+	}
+	if c.JobLease < 3*time.Second {
+		return fmt.Errorf("--job-lease must be at least 3s")
 	}
 	if c.Database != "" && !strings.HasPrefix(c.Database, "postgres://") && !strings.HasPrefix(c.Database, "postgresql://") {
 		return fmt.Errorf("--database must be a postgres:// URL (SQLite lives in --data-dir)")

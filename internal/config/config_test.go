@@ -21,6 +21,7 @@ listen: ":9000"
 data-dir: /from/file
 allow-private-cidr: [10.0.0.0/8, 192.168.0.0/16]
 retry-schedule: 1s,2s
+job-lease: 5s
 jobs:
   - name: deploy
     kind: command
@@ -46,6 +47,9 @@ triggers:
 	if len(c.File.Jobs) != 1 || c.File.Triggers[0].TokenEnv != "DEPLOY_TOKEN" {
 		t.Fatalf("file jobs/triggers: %+v", c.File)
 	}
+	if c.JobLease != 5*time.Second || c.Lease != time.Minute {
+		t.Fatalf("job-lease %v lease %v, want 5s from the file and the 60s default", c.JobLease, c.Lease)
+	}
 	if c.PublicURL != "http://localhost:7000" {
 		t.Fatalf("public url %q", c.PublicURL)
 	}
@@ -69,6 +73,8 @@ func TestLoadErrors(t *testing.T) {
 		{"MissingFile", []string{"--config", filepath.Join(dir, "none.yaml")}, nil},
 		{"BadEnv", nil, map[string]string{"HOOKD_WORKERS": "many"}},
 		{"StrayArg", []string{"extra"}, nil},
+		{"ShortLease", []string{"--lease", "10s"}, nil},
+		{"ShortJobLease", []string{"--job-lease", "2s"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

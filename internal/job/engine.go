@@ -43,8 +43,9 @@ const (
 	// ReasonInterrupted is the reason of an execution whose run was cut short
 	// by a shutdown or whose node died.
 	ReasonInterrupted = "interrupted"
-	// reapInterval is how often leases of dead nodes are looked for.
-	reapInterval = 15 * time.Second
+	// maxReapInterval is how often, at most, leases of dead nodes are
+	// looked for (a quarter of the lease when that is shorter).
+	maxReapInterval = 15 * time.Second
 )
 
 // Outcome event types (DESIGN §4).
@@ -74,7 +75,8 @@ type EngineConfig struct {
 	Workers int
 	// Lease is how long a run's lease lasts past its claim or its last
 	// renewal before another node may fail it as interrupted (default 1 min);
-	// the engine renews its runs' leases every Lease/3.
+	// the engine renews its runs' leases every Lease/3 and looks for others'
+	// expired ones every Lease/4 (at most every 15 s).
 	Lease time.Duration
 	// KillGrace is how long a command gets between SIGTERM and SIGKILL
 	// (default 5 s).
@@ -189,21 +191,26 @@ func (e *Engine) renewLeases() {
 			return
 		case <-t.C:
 		}
-		e.mu.Lock()
-		ids := make([]string, 0, len(e.leased))
-		for id := range e.leased {
-			ids = append(ids, id)
-		}
-		e.mu.Unlock()
-		if len(ids) == 0 {
-			continue
-		}
-		ctx, cancel := context.WithTimeout(e.runCtx, e.cfg.Lease/3)
-		_, err := e.store.ExecutionsRenew(ctx, e.cfg.Node, ids, e.cfg.Now().Add(e.cfg.Lease))
-		cancel()
-		if err != nil && e.runCtx.Err() == nil {
-			e.log.Error("renew execution leases", "runs", len(ids), "err", err)
-		}
+		e.renewOnce()
+	}
+}
+
+// renewOnce moves the leases of this engine's runs to a Lease from now.
+func (e *Engine) renewOnce() {
+	e.mu.Lock()
+	ids := make([]string, 0, len(e.leased))
+	for id := range e.leased {
+		ids = append(ids, id)
+	}
+	e.mu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(e.runCtx, e.cfg.Lease/3)
+	_, err := e.store.ExecutionsRenew(ctx, e.cfg.Node, ids, e.cfg.Now().Add(e.cfg.Lease))
+	cancel()
+	if err != nil && e.runCtx.Err() == nil {
+		e.log.Error("renew execution leases", "runs", len(ids), "err", err)
 	}
 }
 
@@ -240,7 +247,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		<-renewDone
 	}()
 
-	reap := time.NewTicker(reapInterval)
+	reap := time.NewTicker(min(maxReapInterval, e.cfg.Lease/4))
 	defer reap.Stop()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -295,6 +302,9 @@ func (e *Engine) Run(ctx context.Context) error {
 			onlyFreed = true
 		case <-timer.C:
 		case <-reap.C:
+			// Own runs first: a renewal that lagged (a slow database, a
+			// stalled process) must not let this node fail its own live runs.
+			e.renewOnce()
 			if err := e.interrupt(ctx, e.cfg.Now()); err != nil && ctx.Err() == nil {
 				e.log.Error("interrupt executions with expired leases", "err", err)
 			}
