@@ -191,16 +191,17 @@ func testKill9Executions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Each run writes its process id (its process group's) to marker.
+	pids := func() []string { b, _ := os.ReadFile(marker); return strings.Fields(string(b)) }
+	runs := func() int { return len(pids()) }
 	// kill -9 of hookd leaves the run's process group behind: end it.
 	t.Cleanup(func() {
-		b, _ := os.ReadFile(marker)
-		for _, f := range strings.Fields(string(b)) {
+		for _, f := range pids() {
 			if pid, err := strconv.Atoi(f); err == nil && pid > 1 {
 				syscall.Kill(-pid, syscall.SIGKILL)
 			}
 		}
 	})
-	runs := func() int { b, _ := os.ReadFile(marker); return len(strings.Fields(string(b))) }
 	c.CreateWebhook(ctx, client.WebhookCreate{URL: rc.URL, Events: []string{"job.failed"}})
 	tr, _ := c.CreateTrigger(ctx, client.TriggerCreate{JobID: j.ID, RateLimitPerMinute: 100})
 	var ids []string

@@ -63,6 +63,15 @@ start() { # the single node of outbound/inbound/backlog/pg, data in $work/data
 }
 api() { curl -fsS -X "$1" "http://$addr$2" -H "Authorization: Bearer $(cat "$work/data/admin.key")" ${3:+-d "$3"}; }
 json() { python3 -c "import sys,json; print(json.load(sys.stdin)$1)"; }
+# med prints the median of the numbers on stdin.
+med() { sort -g | awk '{a[NR]=$1} END { if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2 }'; }
+# proxy_up BACKENDS: bench/rrproxy (built on first use) on $addr, round robin over
+# BACKENDS (comma-separated host:port), pid in $work/rrproxy.pid.
+proxy_up() {
+  [ -x "$work/rrproxy" ] || go build -o "$work/rrproxy" ./bench/rrproxy
+  "$work/rrproxy" -listen "$addr" -backends "$1" > "$work/rrproxy.log" 2>&1 &
+  echo $! > "$work/rrproxy.pid"
+}
 # pg_up starts a throwaway PostgreSQL server; newdb NAME creates a database on
 # it and prints its URL.
 pg_up() {
@@ -100,8 +109,6 @@ pg)
   ;;
 pg-cluster)
   pg_up
-  proxy=$work/rrproxy
-  go build -o "$proxy" ./bench/rrproxy
   export HOOKD_MASTER_KEY
   HOOKD_MASTER_KEY=$(head -c 32 /dev/urandom | base64)
   ports=($((port+1)) $((port+2)) $((port+3)))
@@ -117,8 +124,7 @@ pg-cluster)
       HOOKD_DEBUG_ADDR= start_node "node$i" "127.0.0.1:${ports[i-1]}" --database "$dsn"
     done
     for i in $(seq 1 "$n"); do backends+=${backends:+,}127.0.0.1:${ports[i-1]}; done
-    "$proxy" -listen "$addr" -backends "$backends" > "$work/rrproxy.log" 2>&1 &
-    echo $! > "$work/rrproxy.pid"
+    proxy_up "$backends"
     for _ in $(seq 100); do curl -fs "http://$addr/readyz" >/dev/null && break; sleep 0.1; done
     api POST /v1/webhooks "{\"url\":\"$hook_url\"}" >/dev/null
     export HOOKD_API_KEY=$(cat "$work/data/admin.key")
@@ -138,7 +144,6 @@ pg-cluster)
     cluster 3 "$r"; one node3 adapters/hookd.json -n 20000 -c 32; uncluster
     one selftest adapters/sink-selftest.json -n 20000 -c 32
   done
-  med() { sort -g | awk '{a[NR]=$1} END { if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2 }'; }
   col() { awk -v l="$1" -v i="$2" '$1==l {print $(i+1)}' "$work/rounds.txt" | med; }
   echo "== PostgreSQL, one node vs three nodes behind bench/rrproxy (-n 20000 -c 32; ${ROUNDS:-3} rounds alternated, medians)"
   st=$(col selftest 3)
@@ -156,9 +161,8 @@ pg-cluster)
   uncluster
   ;;
 split)
-  relay=$work/relay proxy=$work/rrproxy
+  relay=$work/relay
   go build -o "$relay" ./bench/relay
-  go build -o "$proxy" ./bench/rrproxy
   ports=($((port+1)) $((port+2)) $((port+3)))
   # relays N: N relays forwarding to the receiver, behind the proxy on $addr.
   relays() {
@@ -168,8 +172,7 @@ split)
       echo $! > "$work/relay$i.pid"
       backends+=${backends:+,}127.0.0.1:${ports[i-1]}
     done
-    "$proxy" -listen "$addr" -backends "$backends" > "$work/rrproxy.log" 2>&1 &
-    echo $! > "$work/rrproxy.pid"
+    proxy_up "$backends"
     for _ in $(seq 100); do curl -s -o /dev/null "http://$addr/" && break; sleep 0.1; done
   }
   unrelay() { stop_pid rrproxy; for i in 1 2 3; do stop_pid "relay$i"; done; }
@@ -183,7 +186,6 @@ split)
       echo "relays$n $rate" | tee -a "$work/rounds.txt" >&2
     done
   done
-  med() { sort -g | awk '{a[NR]=$1} END { if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2 }'; }
   one=$(awk '$1=="relays1" {print $2}' "$work/rounds.txt" | med)
   three=$(awk '$1=="relays3" {print $2}' "$work/rounds.txt" | med)
   ratios=$(awk '$1=="relays1" {a[++i]=$2} $1=="relays3" {b[++j]=$2} END {for (k=1; k<=i; k++) if (a[k]>0) print b[k]/a[k]}' "$work/rounds.txt")
