@@ -393,12 +393,10 @@ func TestShutdownLeavesNothingProcessing(t *testing.T) {
 // that read the queue just before a publish committed.
 type lateClaims struct {
 	hookd.Store
-	calls atomic.Int64
 	armed atomic.Bool
 }
 
 func (s *lateClaims) DeliveriesClaim(ctx context.Context, p hookd.ClaimParams) ([]hookd.ClaimedDelivery, error) {
-	s.calls.Add(1)
 	if s.armed.CompareAndSwap(true, false) {
 		return nil, nil
 	}
@@ -411,15 +409,22 @@ func (s *lateClaims) DeliveriesClaim(ctx context.Context, p hookd.ClaimParams) (
 // committed just after the claim read the queue.
 func TestClaimAgainBeforePausing(t *testing.T) {
 	late := &lateClaims{}
+	reads := &nextDueCounter{}
 	e := newEnv(t, func(c *delivery.Config) {
-		late.Store = c.Store
+		reads.Store = c.Store
+		late.Store = reads
 		c.Store = late
 		c.PollInterval = time.Hour
 		c.SaturatedPause = time.Hour
 	})
 	rc := newReceiver(t, nil)
 	e.webhook(rc.URL, nil)
-	for late.calls.Load() == 0 { // the engine's first claim, at start
+	// The engine's first claim at start, and its read of the next due time
+	// after it, done: only then is it idle. Armed while that claim or that
+	// read was still going, the engine could see two empty claims in a row
+	// with the delivery due (that claim, having read the queue before the
+	// publish, then the armed one) and rightly pause.
+	for reads.n.Load() == 0 {
 		time.Sleep(time.Millisecond)
 	}
 	late.armed.Store(true)
@@ -427,14 +432,15 @@ func TestClaimAgainBeforePausing(t *testing.T) {
 	e.waitStatus(evt.DeliveryIDs[0], hookd.DeliveryDelivered, 1)
 }
 
-// nextDueCounter counts the engine's reads of the next due time.
+// nextDueCounter counts the engine's reads of the next due time, each once
+// it has returned.
 type nextDueCounter struct {
 	hookd.Store
 	n atomic.Int64
 }
 
 func (s *nextDueCounter) DeliveriesNextDue(ctx context.Context) (time.Time, bool, error) {
-	s.n.Add(1)
+	defer s.n.Add(1)
 	return s.Store.DeliveriesNextDue(ctx)
 }
 
