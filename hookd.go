@@ -125,6 +125,10 @@ type Event struct {
 	IdempotencyKey string          `json:"idempotency_key,omitempty"`
 	Timestamp      time.Time       `json:"timestamp"`
 	DeliveryIDs    []string        `json:"deliveries"`
+	// Claimed counts the deliveries of a publish that its store claimed for
+	// this node's engine as it committed them (DirectClaimer): they need no
+	// wake-up.
+	Claimed int `json:"-"`
 }
 
 // Delivery statuses.

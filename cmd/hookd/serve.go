@@ -172,6 +172,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	engineCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
+	if dc, ok := store.(hookd.DirectClaimer); ok {
+		// Deliveries of events published here are claimed by their
+		// publish for this engine when it has room (no claim, no wake-up).
+		dc.SetDispatcher(engine)
+	}
 	wg.Add(2)
 	go func() {
 		defer wg.Done()

@@ -125,7 +125,7 @@ func (s *Server) handleEventPublish(w http.ResponseWriter, r *http.Request, key 
 		if s.counters != nil {
 			s.counters.EventsPublished.Inc()
 		}
-		if len(evt.DeliveryIDs) > 0 {
+		if len(evt.DeliveryIDs) > evt.Claimed { // claimed ones are in flight already
 			s.wake()
 		}
 	}

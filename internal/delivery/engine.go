@@ -78,9 +78,14 @@ type Engine struct {
 	inflight   int
 	freedSince int  // slots freed since the last claim
 	lastShort  bool // the last claim got fewer than it asked for (claim loop only)
-	perHook    map[string]int
-	gone       map[string]int // webhooks whose 410 verdict is not yet recorded
-	hooks      map[string]*hookState
+	// idle: the last claim took everything due it saw, and no slot was
+	// refused since (Reserve): a freed slot cannot make anything more
+	// claimable, so releases do not wake the claim loop.
+	idle    bool
+	closed  bool // Run is waiting for the attempts: no more Reserve
+	perHook map[string]int
+	gone    map[string]int // webhooks whose 410 verdict is not yet recorded
+	hooks   map[string]*hookState
 
 	attempts sync.WaitGroup
 	stopping chan struct{}
@@ -253,6 +258,9 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 	}
 	close(e.stopping)
+	e.mu.Lock()
+	e.closed = true // after this, no attempts.Add but from attempts (Reserve refuses)
+	e.mu.Unlock()
 	e.attempts.Wait()
 	close(e.results)
 	<-recDone
@@ -317,6 +325,9 @@ func (e *Engine) claimOnce(ctx context.Context, afterShort bool) (took int, full
 		return 0, false, false, err
 	}
 	e.lastShort = len(claimed) < limit
+	e.mu.Lock()
+	e.idle = e.lastShort && !blocked
+	e.mu.Unlock()
 	for i := range claimed {
 		c := &claimed[i]
 		e.mu.Lock()
@@ -331,18 +342,73 @@ func (e *Engine) claimOnce(ctx context.Context, afterShort bool) (took int, full
 
 func (e *Engine) release(webhookID string) {
 	e.mu.Lock()
-	e.inflight--
+	idle := e.idle
+	e.free(webhookID, 1)
 	e.freedSince++
-	if n := e.perHook[webhookID] - 1; n > 0 {
-		e.perHook[webhookID] = n
-	} else {
-		delete(e.perHook, webhookID)
-	}
 	e.mu.Unlock()
+	if idle {
+		return
+	}
 	select {
 	case e.freed <- struct{}{}:
 	default:
 	}
+}
+
+// free returns n slots of webhookID; e.mu is held.
+func (e *Engine) free(webhookID string, n int) {
+	e.inflight -= n
+	if left := e.perHook[webhookID] - n; left > 0 {
+		e.perHook[webhookID] = left
+	} else {
+		delete(e.perHook, webhookID)
+	}
+}
+
+var _ hookd.Dispatcher = (*Engine)(nil)
+
+// Reserve takes up to n free slots for webhookID for deliveries its store
+// claims as it publishes them (hookd.Dispatcher): within Workers and
+// PerWebhook, none while stopping or while a 410 of the webhook is being
+// recorded. Slots it could not give mean deliveries left pending, which only
+// a freed slot may let a claim take: releases wake the claim loop again.
+func (e *Engine) Reserve(webhookID string, n int) (took, inFlight int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	inFlight = e.perHook[webhookID]
+	if !e.closed && e.gone[webhookID] == 0 {
+		took = max(min(n, e.cfg.Workers-e.inflight, e.cfg.PerWebhook-inFlight), 0)
+	}
+	if took < n {
+		e.idle = false
+	}
+	if took > 0 {
+		e.inflight += took
+		e.perHook[webhookID] += took
+		e.attempts.Add(took)
+	}
+	return took, inFlight
+}
+
+// Unreserve gives back n slots of Reserve that carried no delivery.
+func (e *Engine) Unreserve(webhookID string, n int) {
+	e.mu.Lock()
+	e.free(webhookID, n)
+	e.mu.Unlock()
+	e.attempts.Add(-n)
+}
+
+// Dispatch starts the attempts of deliveries claimed on reserved slots.
+func (e *Engine) Dispatch(claimed []hookd.ClaimedDelivery) {
+	for i := range claimed {
+		go e.attempt(&claimed[i])
+	}
+}
+
+// Lease returns what a claim at publish needs: this node's name, the lease
+// and the cap per webhook.
+func (e *Engine) Lease() (owner string, lease time.Duration, maxPerWebhook int) {
+	return e.cfg.Node, e.cfg.Lease, e.cfg.PerWebhook
 }
 
 // recordLoop writes attempt results in batches: whatever has queued up while
@@ -364,17 +430,26 @@ func (e *Engine) recordLoop() {
 			}
 		}
 		e.complete(batch)
+		retry := false
 		e.mu.Lock()
 		for i := range batch {
-			if batch[i].Outcome == hookd.OutcomeDead {
+			switch batch[i].Outcome {
+			case hookd.OutcomeDead:
 				if n := e.gone[batch[i].WebhookID] - 1; n > 0 {
 					e.gone[batch[i].WebhookID] = n
 				} else {
 					delete(e.gone, batch[i].WebhookID)
 				}
+			case hookd.OutcomeRetry:
+				retry = true
 			}
 		}
 		e.mu.Unlock()
+		if retry {
+			// The claim loop learns the next due time from a claim that
+			// takes nothing; an idle loop would only poll for it.
+			e.Wake()
+		}
 	}
 }
 

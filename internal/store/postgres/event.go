@@ -41,7 +41,7 @@ const copyThreshold = 512
 // commit (pubBatcher).
 func (s *Store) EventPublish(ctx context.Context, p hookd.PublishParams) (*hookd.Event, bool, error) {
 	evt, existing, err := s.publish(ctx, s.pool, p)
-	if err == nil && !existing && len(evt.DeliveryIDs) > 0 {
+	if err == nil && !existing && len(evt.DeliveryIDs) > evt.Claimed {
 		s.wake(hookd.WakeDeliveries)
 	}
 	return evt, existing, err
@@ -82,6 +82,7 @@ func (s *Store) publish(ctx context.Context, q dbtx, p hookd.PublishParams) (*ho
 			return nil, false, fmt.Errorf("postgres: event publish: %w", err)
 		}
 		var matched []string
+		var updated []time.Time
 		for _, wh := range hooks.list {
 			if len(wh.Filters) > 0 && decoded == nil {
 				if err := json.Unmarshal(data, &decoded); err != nil || decoded == nil {
@@ -90,6 +91,7 @@ func (s *Store) publish(ctx context.Context, q dbtx, p hookd.PublishParams) (*ho
 			}
 			if wh.Matches(p.Type, p.OwnerID, decoded) {
 				matched = append(matched, wh.ID)
+				updated = append(updated, wh.UpdatedAt)
 			}
 		}
 		// Sorted ids make ORDER BY id the fan-out order (EventGet lists them so).
@@ -103,7 +105,7 @@ func (s *Store) publish(ctx context.Context, q dbtx, p hookd.PublishParams) (*ho
 		var current string
 		switch {
 		case len(matched) < copyThreshold && q == dbtx(s.pool):
-			inserted, current, err = s.batch.insert(ctx, evt, matched, hooks.fingerprint)
+			inserted, evt.Claimed, current, err = s.batch.insert(ctx, evt, matched, updated, hooks.fingerprint)
 		case len(matched) < copyThreshold:
 			inserted, current, err = insertEventSmall(ctx, q, evt, matched, hooks.fingerprint)
 		default:

@@ -69,3 +69,7 @@ func (s *Store) PublishBatch(evts []*hookd.Event, hooks [][]string, fps []string
 // BatchedPublishes counts the publishes committed by multi-event statements
 // (test only).
 func (s *Store) BatchedPublishes() int64 { return s.batch.batched.Load() }
+
+// WebhookLockClass is the first key of a webhook's advisory claim lock (test
+// only: a test holds it to play another node's claim).
+const WebhookLockClass = webhookLockClass

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/hookd/hookd"
 )
@@ -67,19 +68,20 @@ func activeWebhooks(ctx context.Context, q dbtx, workspaceID string) (*activeHoo
 	rows, _ := q.Query(ctx, `WITH a AS MATERIALIZED (
 			SELECT id, events, filters, owner_id, created, updated FROM webhooks WHERE workspace_id = $1 AND active),
 		fp AS (SELECT `+fingerprintExpr+` AS v FROM a)
-		SELECT fp.v, a.id, a.events, a.filters, a.owner_id FROM fp LEFT JOIN a ON true ORDER BY a.created, a.id`, workspaceID)
+		SELECT fp.v, a.id, a.events, a.filters, a.owner_id, a.updated FROM fp LEFT JOIN a ON true ORDER BY a.created, a.id`, workspaceID)
 	defer rows.Close()
 	h := &activeHooks{}
 	for rows.Next() {
 		var id, owner *string
 		var events, filters []byte
-		if err := rows.Scan(&h.fingerprint, &id, &events, &filters, &owner); err != nil {
+		var updated *time.Time // ClaimedDelivery.WebhookUpdatedAt of claims at publish
+		if err := rows.Scan(&h.fingerprint, &id, &events, &filters, &owner, &updated); err != nil {
 			return nil, err
 		}
 		if id == nil {
 			continue // no active webhook: only the fingerprint
 		}
-		wh := hookd.Webhook{ID: *id, WorkspaceID: workspaceID, OwnerID: *owner, Active: true}
+		wh := hookd.Webhook{ID: *id, WorkspaceID: workspaceID, OwnerID: *owner, Active: true, UpdatedAt: *updated}
 		if err := json.Unmarshal(events, &wh.Events); err != nil {
 			return nil, fmt.Errorf("webhook %s events: %w", wh.ID, err)
 		}

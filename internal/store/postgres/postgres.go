@@ -116,6 +116,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	}
 	s := &Store{pool: pool, cfg: cfg.ConnConfig, sealer: opts.Sealer, now: opts.Now}
 	s.notify.start(pool)
+	s.batch.now = s.now
 	s.batch.start(pool, s.pipelinedTx)
 	return s, nil
 }

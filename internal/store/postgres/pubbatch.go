@@ -42,6 +42,13 @@ type pubBatcher struct {
 	closed bool
 
 	batched atomic.Int64 // publishes committed by multi-event statements
+
+	// disp, when set (Store.SetDispatcher), claims deliveries at publish
+	// for this node's engine: see direct.go.
+	disp   atomic.Pointer[dispatcherRef]
+	now    func() time.Time
+	contMu sync.Mutex
+	cont   map[string]time.Time // webhook → no claims at publish until then (direct.go)
 }
 
 const (
@@ -51,11 +58,13 @@ const (
 )
 
 type pubReq struct {
-	evt   *hookd.Event
-	hooks []string
-	fp    string
+	evt     *hookd.Event
+	hooks   []string
+	updated []time.Time // each hook's update stamp (ClaimedDelivery.WebhookUpdatedAt)
+	fp      string
 
 	inserted bool
+	claimed  int // deliveries claimed for this node's engine (direct.go)
 	current  string
 	err      error
 	done     chan struct{}
@@ -84,25 +93,27 @@ func (b *pubBatcher) stop() {
 	b.wg.Wait()
 }
 
-// insert is insertEventSmall on the pool, through a batch.
-func (b *pubBatcher) insert(ctx context.Context, evt *hookd.Event, hooks []string, fp string) (bool, string, error) {
-	r := &pubReq{evt: evt, hooks: hooks, fp: fp, done: make(chan struct{})}
+// insert is insertEventSmall on the pool, through a batch. claimed counts
+// the event's deliveries claimed for this node's engine (direct.go).
+func (b *pubBatcher) insert(ctx context.Context, evt *hookd.Event, hooks []string, updated []time.Time, fp string) (inserted bool, claimed int, current string, err error) {
+	r := &pubReq{evt: evt, hooks: hooks, updated: updated, fp: fp, done: make(chan struct{})}
 	b.mu.RLock()
 	if b.closed {
 		b.mu.RUnlock()
-		return insertEventSmall(ctx, b.pool, evt, hooks, fp)
+		inserted, current, err = insertEventSmall(ctx, b.pool, evt, hooks, fp)
+		return inserted, 0, current, err
 	}
 	select {
 	case b.reqs <- r:
 		b.mu.RUnlock()
 	case <-ctx.Done():
 		b.mu.RUnlock()
-		return false, "", ctx.Err()
+		return false, 0, "", ctx.Err()
 	}
 	// Once queued the publish is waited for even if ctx ends: the batch
 	// may commit it, and the caller must not be told otherwise.
 	<-r.done
-	return r.inserted, r.current, r.err
+	return r.inserted, r.claimed, r.current, r.err
 }
 
 func (b *pubBatcher) work() {
@@ -150,12 +161,18 @@ const batchTimeout = 30 * time.Second
 func (b *pubBatcher) run(batch []*pubReq) {
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
-	if len(batch) > 1 {
-		if err := b.tx(ctx, func(q claimQuerier) error { return insertEventBatch(ctx, q, batch) }); err == nil {
-			b.batched.Add(int64(len(batch)))
+	plan := b.reserve(batch)
+	if len(batch) > 1 || plan != nil {
+		if err := b.tx(ctx, func(q claimQuerier) error { return insertEventBatch(ctx, q, batch, plan) }); err == nil {
+			if len(batch) > 1 {
+				b.batched.Add(int64(len(batch)))
+			}
+			b.noteContention(plan)
+			plan.dispatch(batch)
 			return
 		}
 	}
+	plan.cancel()
 	for _, r := range batch {
 		r.inserted, r.current, r.err = insertEventSmall(ctx, b.pool, r.evt, r.hooks, r.fp)
 	}
@@ -164,10 +181,20 @@ func (b *pubBatcher) run(batch []*pubReq) {
 // insertEventBatchSQL inserts the events ($2–$9, one array element each) whose
 // expected fingerprint ($9) is their workspace's current one, and the
 // deliveries ($10–$12: id, webhook, event) of the events inserted; it returns
-// the ids of the inserted events and the current fingerprint of each
-// workspace ($1, distinct). An event with an idempotency key already used is
-// not inserted (ON CONFLICT DO NOTHING), like a stale one; of two in the
-// batch with one key, the first (rows are inserted in the batch's order).
+// the ids of the inserted events ('e'), the current fingerprint of each
+// workspace ($1, distinct; 'f') and the ids of the deliveries it claimed
+// ('c'). An event with an idempotency key already used is not inserted (ON
+// CONFLICT DO NOTHING), like a stale one; of two in the batch with one key,
+// the first (rows are inserted in the batch's order).
+//
+// Claiming at publish (direct.go): room has a row for each webhook ($13,
+// workspaces $14) whose advisory claim lock the transaction's previous
+// statement took (listed in hookd.direct): the slots this node reserved ($15)
+// bounded by the cluster-wide cap ($17) less its deliveries in processing on
+// other nodes (counted in this statement's snapshot, taken after the lock)
+// and on this one ($16). The first that many deliveries of the webhook in the
+// batch are inserted processing under the lease ($18 owner, $19 until), the
+// rest pending. With empty $13 it claims nothing.
 const insertEventBatchSQL = `WITH fp AS (
 		SELECT w.ws, (SELECT ` + fingerprintExpr + ` FROM webhooks WHERE workspace_id = w.ws AND active) AS v
 		FROM unnest($1::text[]) AS w (ws)),
@@ -180,20 +207,36 @@ const insertEventBatchSQL = `WITH fp AS (
 		ORDER BY x.n
 		ON CONFLICT (workspace_id, idempotency_key) WHERE idempotency_key <> '' DO NOTHING
 		RETURNING id, workspace_id, type, created),
+	room AS (
+		SELECT w.id, least(w.took, $17::int - w.before - (SELECT count(*) FROM deliveries d
+			WHERE d.workspace_id = w.ws AND d.webhook_id = w.id AND d.status = 'processing'
+			  AND d.lease_owner IS DISTINCT FROM $18::text)) AS n
+		FROM unnest($13::text[], $14::text[], $15::int[], $16::int[]) AS w (id, ws, took, before)
+		WHERE w.id = ANY(string_to_array(current_setting('hookd.direct', true), ' '))),
 	d AS (
-		INSERT INTO deliveries (id, workspace_id, webhook_id, event_id, event_type, status, next_attempt_at, created, updated)
-		SELECT y.id, e.workspace_id, y.wh, e.id, e.type, 'pending', e.created, e.created, e.created
-		FROM unnest($10::text[], $11::text[], $12::text[]) AS y (id, wh, ev) JOIN e ON e.id = y.ev)
-	SELECT true, id FROM e UNION ALL SELECT false, ws || ' ' || v FROM fp`
+		INSERT INTO deliveries (id, workspace_id, webhook_id, event_id, event_type, status, next_attempt_at,
+			lease_until, lease_owner, created, updated)
+		SELECT y.id, e.workspace_id, y.wh, e.id, e.type, CASE WHEN y.k <= r.n THEN 'processing' ELSE 'pending' END,
+			e.created, CASE WHEN y.k <= r.n THEN $19::timestamptz END, CASE WHEN y.k <= r.n THEN $18::text END,
+			e.created, e.created
+		FROM (SELECT u.id, u.wh, u.ev, row_number() OVER (PARTITION BY u.wh ORDER BY u.n) AS k
+			FROM unnest($10::text[], $11::text[], $12::text[]) WITH ORDINALITY AS u (id, wh, ev, n)) y
+		JOIN e ON e.id = y.ev LEFT JOIN room r ON r.id = y.wh
+		RETURNING id, status)
+	SELECT 'e', id FROM e UNION ALL SELECT 'f', ws || ' ' || v FROM fp
+	UNION ALL SELECT 'c', id FROM d WHERE status = 'processing'`
 
 // insertEventBatch runs insertEventBatchSQL for batch in one transaction (a
 // pipelinedTx: BEGIN, the statement and COMMIT in one round trip) and fills
-// in each request's answer; on error it fills in nothing.
+// in each request's answer; on error it fills in nothing. With plan it first
+// tries the advisory claim lock of each webhook plan reserved slots for (as
+// a claim does, capWebhooks, without waiting) and claims for it what the
+// cap allows; the ids claimed go to plan.claimed.
 //
 // The statement runs with its generic plan: planning it anew costs more than
 // executing it for a dozen events, and its plan does not depend on the
 // arrays' contents (it reads only the tiny fp rows and the arrays).
-func insertEventBatch(ctx context.Context, q claimQuerier, batch []*pubReq) error {
+func insertEventBatch(ctx context.Context, q claimQuerier, batch []*pubReq, plan *directPlan) error {
 	n, nd := len(batch), 0
 	for _, r := range batch {
 		nd += len(r.hooks)
@@ -220,20 +263,42 @@ func insertEventBatch(ctx context.Context, q claimQuerier, batch []*pubReq) erro
 	}
 	inserted := map[string]bool{}
 	current := map[string]string{}
+	claimed := map[string]bool{}
+	var p directPlan
+	if plan != nil {
+		p = *plan
+	}
 	b := &pgx.Batch{}
 	b.Queue(`BEGIN`)
 	b.Queue(`SELECT set_config('plan_cache_mode', 'force_generic_plan', true)`)
-	b.Queue(insertEventBatchSQL, wsList, ids, ws, types, data, owners, keys, created, fps, dids, dhooks, devents).Query(func(rows pgx.Rows) error {
-		for rows.Next() {
-			var isEvent bool
-			var v string
-			if err := rows.Scan(&isEvent, &v); err != nil {
+	if plan != nil {
+		b.Queue(`SELECT set_config('hookd.direct', coalesce(string_agg(w.id, ' '), ''), true)
+			FROM unnest($1::text[]) AS w (id) WHERE pg_try_advisory_xact_lock($2, hashtext(w.id))`,
+			p.hooks, int32(webhookLockClass)).QueryRow(func(row pgx.Row) error {
+			var locked string
+			if err := row.Scan(&locked); err != nil {
 				return err
 			}
-			if isEvent {
+			plan.locked = strings.Fields(locked)
+			return nil
+		})
+	}
+	b.Queue(insertEventBatchSQL, wsList, ids, ws, types, data, owners, keys, created, fps, dids, dhooks, devents,
+		p.hooks, p.ws, p.took, p.before, int32(p.max), p.owner, p.leaseUntil).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var kind, v string
+			if err := rows.Scan(&kind, &v); err != nil {
+				return err
+			}
+			switch kind {
+			case "e":
 				inserted[v] = true
-			} else if w, f, ok := strings.Cut(v, " "); ok {
-				current[w] = f
+			case "c":
+				claimed[v] = true
+			default:
+				if w, f, ok := strings.Cut(v, " "); ok {
+					current[w] = f
+				}
 			}
 		}
 		return rows.Err()
@@ -244,6 +309,9 @@ func insertEventBatch(ctx context.Context, q claimQuerier, batch []*pubReq) erro
 	}
 	for _, r := range batch {
 		r.inserted, r.current, r.err = inserted[r.evt.ID], current[r.evt.WorkspaceID], nil
+	}
+	if plan != nil {
+		plan.claimed = claimed
 	}
 	return nil
 }
