@@ -98,7 +98,10 @@ func (e *Engine) releaseToQueue(id string) {
 	defer cancel()
 	if err := e.store.DeliveriesRelease(ctx, []string{id}); err != nil {
 		e.log.Error("release delivery", "delivery_id", id, "err", err)
+		return
 	}
+	// Due again at once: an idle claim loop is not woken by the freed slot.
+	e.Wake()
 }
 
 // hook returns the cached state of the claimed delivery's webhook, reloading

@@ -191,12 +191,12 @@ func (e *Engine) renewLeases() {
 			return
 		case <-t.C:
 		}
-		e.renewOnce()
+		e.renewOnce(e.cfg.Now())
 	}
 }
 
 // renewOnce moves the leases of this engine's runs to a Lease from now.
-func (e *Engine) renewOnce() {
+func (e *Engine) renewOnce(now time.Time) error {
 	e.mu.Lock()
 	ids := make([]string, 0, len(e.leased))
 	for id := range e.leased {
@@ -204,14 +204,15 @@ func (e *Engine) renewOnce() {
 	}
 	e.mu.Unlock()
 	if len(ids) == 0 {
-		return
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(e.runCtx, e.cfg.Lease/3)
-	_, err := e.store.ExecutionsRenew(ctx, e.cfg.Node, ids, e.cfg.Now().Add(e.cfg.Lease))
+	_, err := e.store.ExecutionsRenew(ctx, e.cfg.Node, ids, now.Add(e.cfg.Lease))
 	cancel()
 	if err != nil && e.runCtx.Err() == nil {
 		e.log.Error("renew execution leases", "runs", len(ids), "err", err)
 	}
+	return err
 }
 
 // Wake tells the engine that executions may have been queued. It never blocks.
@@ -303,10 +304,15 @@ func (e *Engine) Run(ctx context.Context) error {
 		case <-timer.C:
 		case <-reap.C:
 			// Own runs first: a renewal that lagged (a slow database, a
-			// stalled process) must not let this node fail its own live runs.
-			e.renewOnce()
-			if err := e.interrupt(ctx, e.cfg.Now()); err != nil && ctx.Err() == nil {
-				e.log.Error("interrupt executions with expired leases", "err", err)
+			// stalled process) must not let this node fail its own live
+			// runs. One now for both: renewed to now+Lease, they are not
+			// expired at now, however the clock moved in between. A
+			// renewal that failed skips this round.
+			now := e.cfg.Now()
+			if e.renewOnce(now) == nil {
+				if err := e.interrupt(ctx, now); err != nil && ctx.Err() == nil {
+					e.log.Error("interrupt executions with expired leases", "err", err)
+				}
 			}
 		}
 		if ctx.Err() != nil {
