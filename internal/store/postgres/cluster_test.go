@@ -143,21 +143,12 @@ func TestWakerReconnects(t *testing.T) {
 	defer cancel()
 	var n atomic.Int64
 	go b.Listen(lctx, func(string) { n.Add(1) })
-	waitFor := func(what string, cond func() bool) {
-		t.Helper()
-		for deadline := time.Now().Add(5 * time.Second); !cond(); {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: timed out", what)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
 	publish := func() {
 		if _, _, err := a.EventPublish(ctx, hookd.PublishParams{WorkspaceID: ws.ID, Type: "t", Now: time.Now()}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	waitFor("first wake-up", func() bool { publish(); return n.Load() > 0 })
+	waitFor(t, "first wake-up", 5*time.Second, func() bool { publish(); return n.Load() > 0 })
 	conn, err := pgx.Connect(ctx, cl.dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -169,9 +160,9 @@ func TestWakerReconnects(t *testing.T) {
 		t.Fatalf("terminated %d listeners, %v", killed, err)
 	}
 	before := n.Load()
-	waitFor("wake-ups after the reconnect", func() bool { return n.Load() >= before+2 })
+	waitFor(t, "wake-ups after the reconnect", 5*time.Second, func() bool { return n.Load() >= before+2 })
 	before = n.Load()
-	waitFor("a later notification", func() bool { publish(); return n.Load() > before })
+	waitFor(t, "a later notification", 5*time.Second, func() bool { publish(); return n.Load() > before })
 }
 
 // TestRateLimit: a bucket of N allows a burst of N, then refuses with the

@@ -301,12 +301,12 @@ func TestEngineClaimsAtPublish(t *testing.T) {
 		evts = append(evts, evt)
 	}
 	engine.Wake() // as the API does for a publish that left deliveries pending
-	waitFor(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(sent) == 2 })
+	waitFor(t, "the two claimed at publish sent", 10*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(sent) == 2 })
 	if n := st.took.Load(); n != 0 {
 		t.Fatalf("%d deliveries claimed while both slots were held by claims at publish", n)
 	}
 	close(release)
-	waitFor(t, func() bool {
+	waitFor(t, "every delivery delivered", 10*time.Second, func() bool {
 		for _, e := range evts {
 			d, err := s.DeliveryGet(ctx, ws.ID, e.DeliveryIDs[0])
 			if err != nil || d.Status != hookd.DeliveryDelivered {
@@ -327,13 +327,13 @@ func TestEngineClaimsAtPublish(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, cond func() bool) {
+// waitFor polls cond until it holds, failing t when it does not within.
+func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
+	for deadline := time.Now().Add(within); !cond(); {
 		if time.Now().After(deadline) {
-			t.Fatal("timed out")
+			t.Fatalf("%s: timed out", what)
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 }
