@@ -78,8 +78,13 @@ func (d *recDispatcher) balanced(t *testing.T) {
 func TestClaimAtPublish(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	var offset atomic.Int64 // the store's clock runs this far ahead
-	clock := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	// The store's clock runs an hour behind, plus offset. Behind, not
+	// ahead: ids stamped with a time ahead of the others would move the
+	// process's id generators (hookd.NewIDAt) into the next second, and the
+	// ids the parallel tests make then no longer sort in the order they
+	// were made (TestPublishBatch relies on it).
+	var offset atomic.Int64
+	clock := func() time.Time { return time.Now().Add(time.Duration(offset.Load()) - time.Hour) }
 	dsn, key := freshDB(t), sealer(t)
 	s := open(t, dsn, postgres.Options{Sealer: key, Now: clock})
 	other := open(t, dsn, postgres.Options{Sealer: key})
