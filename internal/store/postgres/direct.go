@@ -135,6 +135,15 @@ func (b *pubBatcher) noteContention(p *directPlan) {
 	}
 }
 
+// args are insertEventBatchSQL's parameters $13–$19; a nil plan's claim
+// nothing (no webhooks).
+func (p *directPlan) args() []any {
+	if p == nil {
+		p = &directPlan{}
+	}
+	return []any{p.hooks, p.ws, p.took, p.before, int32(p.max), p.owner, p.leaseUntil}
+}
+
 // cancel gives every reserved slot back (the batch failed).
 func (p *directPlan) cancel() {
 	if p == nil {

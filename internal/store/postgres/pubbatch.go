@@ -264,17 +264,13 @@ func insertEventBatch(ctx context.Context, q claimQuerier, batch []*pubReq, plan
 	inserted := map[string]bool{}
 	current := map[string]string{}
 	claimed := map[string]bool{}
-	var p directPlan
-	if plan != nil {
-		p = *plan
-	}
 	b := &pgx.Batch{}
 	b.Queue(`BEGIN`)
 	b.Queue(`SELECT set_config('plan_cache_mode', 'force_generic_plan', true)`)
 	if plan != nil {
 		b.Queue(`SELECT set_config('hookd.direct', coalesce(string_agg(w.id, ' '), ''), true)
 			FROM unnest($1::text[]) AS w (id) WHERE pg_try_advisory_xact_lock($2, hashtext(w.id))`,
-			p.hooks, int32(webhookLockClass)).QueryRow(func(row pgx.Row) error {
+			plan.hooks, int32(webhookLockClass)).QueryRow(func(row pgx.Row) error {
 			var locked string
 			if err := row.Scan(&locked); err != nil {
 				return err
@@ -283,8 +279,8 @@ func insertEventBatch(ctx context.Context, q claimQuerier, batch []*pubReq, plan
 			return nil
 		})
 	}
-	b.Queue(insertEventBatchSQL, wsList, ids, ws, types, data, owners, keys, created, fps, dids, dhooks, devents,
-		p.hooks, p.ws, p.took, p.before, int32(p.max), p.owner, p.leaseUntil).Query(func(rows pgx.Rows) error {
+	args := append([]any{wsList, ids, ws, types, data, owners, keys, created, fps, dids, dhooks, devents}, plan.args()...)
+	b.Queue(insertEventBatchSQL, args...).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var kind, v string
 			if err := rows.Scan(&kind, &v); err != nil {
