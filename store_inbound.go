@@ -160,6 +160,10 @@ type ExecClaimParams struct {
 type ClaimedExecution struct {
 	Execution
 	Job Job
+	// Deliveries, for a run that ExecStart.Inline ended, counts the
+	// deliveries its events made (its own event's and its outcome's): with
+	// none, the outbound side has nothing new to send.
+	Deliveries int
 }
 
 // ExecFinishParams finishes one execution.

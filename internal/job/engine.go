@@ -418,11 +418,14 @@ func (e *Engine) Started(c *hookd.ClaimedExecution) {
 		go e.execute(c)
 		return
 	case c != nil:
-		// Ended in the same transaction (ExecStart.Inline).
+		// Ended in the same transaction (ExecStart.Inline): the delivery
+		// engine is woken only when its events made deliveries.
 		if m := e.cfg.Metrics; m != nil {
 			m.Executions.WithLabelValues(c.Status).Inc()
 		}
-		e.publishWake()
+		if c.Deliveries > 0 {
+			e.publishWake()
+		}
 		e.notify(c.ID)
 	}
 	// The worker goes back. No slot of a job was freed, so the claim loop is

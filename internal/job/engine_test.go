@@ -822,15 +822,27 @@ func TestEngineReserve(t *testing.T) {
 		t.Errorf("inline end of an http run: %+v, want nil", p)
 	}
 
-	// A run the store ended inline is counted, and the delivery engine woken;
-	// its reservation is handed back.
-	before, wakes := e.counter(hookd.ExecSucceeded), e.wakes.Load()
+	// A run the store ended inline is counted, and the delivery engine woken
+	// when its events made deliveries (only then); its reservation is handed
+	// back.
 	done := x
 	done.Status = hookd.ExecSucceeded
-	g.Started(&hookd.ClaimedExecution{Execution: done, Job: *ev})
-	if got := e.counter(hookd.ExecSucceeded); got != before+1 || e.wakes.Load() != wakes+1 {
-		t.Errorf("after an inline run: succeeded %v→%v, wakes %d→%d", before, got, wakes, e.wakes.Load())
+	for _, deliveries := range []int{2, 0} {
+		before, wakes := e.counter(hookd.ExecSucceeded), e.wakes.Load()
+		g.Started(&hookd.ClaimedExecution{Execution: done, Job: *ev, Deliveries: deliveries})
+		want := wakes
+		if deliveries > 0 {
+			want++
+		}
+		if got := e.counter(hookd.ExecSucceeded); got != before+1 || e.wakes.Load() != want {
+			t.Errorf("after an inline run with %d deliveries: succeeded %v→%v, wakes %d→%d, want →%d",
+				deliveries, before, got, wakes, e.wakes.Load(), want)
+		}
+		if st := g.Reserve(); st == nil {
+			t.Fatalf("the inline run's reservation was not handed back")
+		}
 	}
+	g.Started(nil)
 	g.Started(nil)
 	a, b = g.Reserve(), g.Reserve()
 	if a == nil || b == nil {

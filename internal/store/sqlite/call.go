@@ -274,8 +274,13 @@ func (s *Store) finishInline(tx writeTx, c *hookd.ClaimedExecution, fp *hookd.Ex
 	}
 	raw := sqlTx(tx)
 	p := *fp
-	if err := s.publishRunEvent(raw, &p, now); err != nil {
+	evt, err := s.publishRunEvent(raw, &p, now)
+	if err != nil {
 		return err
+	}
+	c.Deliveries = 0
+	if evt != nil {
+		c.Deliveries = len(evt.DeliveryIDs)
 	}
 	x := &c.Execution
 	x.Status, x.Reason, x.FinishedAt, x.DurationMS = p.Status, p.Reason, &now, 0
@@ -288,9 +293,11 @@ func (s *Store) finishInline(tx writeTx, c *hookd.ClaimedExecution, fp *hookd.Ex
 		return err
 	}
 	if p.Outcome != nil {
-		if _, err := s.publishOutcome(raw, p.Outcome, now); err != nil {
+		out, err := s.publishOutcome(raw, p.Outcome, now)
+		if err != nil {
 			return err
 		}
+		c.Deliveries += len(out.DeliveryIDs)
 	}
 	return nil
 }

@@ -463,7 +463,7 @@ func (s *Store) ExecutionFinish(ctx context.Context, p hookd.ExecFinishParams) (
 			dur = max((us(now)-started.Int64)/1000, 0)
 		}
 		p := p // OnEvent fills in this run's copy
-		if err := s.publishRunEvent(rawTx, &p, now); err != nil {
+		if _, err := s.publishRunEvent(rawTx, &p, now); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(hqExecution20,
@@ -497,18 +497,18 @@ func finishStatus(status string) error {
 
 // publishRunEvent publishes p.Event, when set, inside tx and lets p.OnEvent
 // fill in p's result and outcome from it.
-func (s *Store) publishRunEvent(tx *sql.Tx, p *hookd.ExecFinishParams, now time.Time) error {
+func (s *Store) publishRunEvent(tx *sql.Tx, p *hookd.ExecFinishParams, now time.Time) (*hookd.Event, error) {
 	if p.Event == nil {
-		return nil
+		return nil, nil
 	}
 	evt, err := s.publishOutcome(tx, p.Event, now)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if p.OnEvent != nil {
 		p.OnEvent(evt, p)
 	}
-	return nil
+	return evt, nil
 }
 
 // ExecutionsInterrupt fails every running execution whose lease ended before

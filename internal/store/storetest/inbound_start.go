@@ -110,6 +110,9 @@ func testAcceptStart(t *testing.T, open OpenInbound) {
 	if res.Started == nil || res.Started.Status != hookd.ExecSucceeded || res.Execution.Status != hookd.ExecSucceeded {
 		t.Fatalf("inline run: %+v, want started and succeeded", res.Started)
 	}
+	if res.Started.Deliveries != 2 {
+		t.Errorf("inline run: Deliveries %d, want 2 (its event's and its outcome's)", res.Started.Deliveries)
+	}
 	got := getExecution(t, s, ws.ID, res.Execution.ID)
 	if got.Status != hookd.ExecSucceeded || got.FinishedAt == nil || !got.FinishedAt.Equal(at) || got.StartedAt == nil {
 		t.Fatalf("stored inline run: %+v", got)
@@ -128,9 +131,17 @@ func testAcceptStart(t *testing.T, open OpenInbound) {
 		Page: hookd.Page{Limit: 10}}); total != 2 {
 		t.Errorf("%d deliveries (%v), want the event's and the outcome's", total, ds)
 	}
-	// Concurrency 1 and nothing running: the next call is inline too.
-	if again := acceptStart(t, s, evTr, at.Add(time.Millisecond), `{"order":8}`, inline); again.Started == nil || again.Execution.Status != hookd.ExecSucceeded {
-		t.Errorf("second inline run: %s", again.Execution.Status)
+	// Concurrency 1 and nothing running: the next call is inline too. With
+	// the webhook gone, its events make no deliveries.
+	if err := s.WebhookDelete(context.Background(), ws.ID, wh.ID); err != nil {
+		t.Fatal(err)
+	}
+	again := acceptStart(t, s, evTr, at.Add(time.Millisecond), `{"order":8}`, inline)
+	if again.Started == nil || again.Execution.Status != hookd.ExecSucceeded {
+		t.Fatalf("second inline run: %s", again.Execution.Status)
+	}
+	if again.Started.Deliveries != 0 {
+		t.Errorf("inline run without subscribers: Deliveries %d, want 0", again.Started.Deliveries)
 	}
 }
 
