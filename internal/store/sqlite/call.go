@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hookd/hookd"
@@ -19,17 +21,6 @@ const DedupWindow = 24 * time.Hour
 const lastUsedResolution = time.Second
 
 const callCols = `id, workspace_id, trigger_id, disposition, execution_id, ip, method, status_code, detail, created`
-
-func scanCall(sc rowScanner) (*hookd.Call, error) {
-	var c hookd.Call
-	var created int64
-	if err := sc.Scan(&c.ID, &c.WorkspaceID, &c.TriggerID, &c.Disposition, &c.ExecutionID, &c.IP, &c.Method,
-		&c.StatusCode, &c.Detail, &created); err != nil {
-		return nil, err
-	}
-	c.CreatedAt = fromUS(created)
-	return &c, nil
-}
 
 func insertCall(tx writeTx, c *hookd.Call) error {
 	_, err := tx.Exec(hqCall1,
@@ -118,7 +109,11 @@ func (s *Store) CallAccept(ctx context.Context, p hookd.CallAcceptParams) (*hook
 		if disp == hookd.DispositionDuplicate {
 			c.StatusCode = http.StatusOK
 		}
-		if err := insertCall(tx, &c); err != nil {
+		if disp == hookd.DispositionAccepted {
+			// Kept on its new execution (call_method, call_ip): see
+			// migrations/00004_accepted_calls.sql.
+			c.ID = acceptedCallID(x.ID)
+		} else if err := insertCall(tx, &c); err != nil {
 			return err
 		}
 		res = &hookd.CallAcceptResult{Disposition: disp, Execution: x, CallID: c.ID, Started: started}
@@ -161,7 +156,7 @@ func (s *Store) decideCall(tx writeTx, p *hookd.CallAcceptParams, run *hookd.Exe
 	startNow := func() (*hookd.Execution, *hookd.ClaimedExecution, error) {
 		x := *run
 		if p.Start != nil {
-			c, err := s.startRun(tx, &x, p.Start, now)
+			c, err := s.startRun(tx, &x, p.Start, &p.Call, now)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -169,7 +164,9 @@ func (s *Store) decideCall(tx writeTx, p *hookd.CallAcceptParams, run *hookd.Exe
 				return &c.Execution, c, nil
 			}
 		}
-		return &x, nil, insertExecution(tx, &x)
+		_, err := tx.Exec(hqCall15, x.ID, x.WorkspaceID, x.JobID, x.TriggerID, x.Source, string(x.Input),
+			us(x.CreatedAt), us(x.RunAt), p.Call.Method, p.Call.IP)
+		return &x, nil, err
 	}
 	if tr.CooldownSeconds <= 0 {
 		x, c, err := startNow()
@@ -232,7 +229,7 @@ func (s *Store) decideCall(tx writeTx, p *hookd.CallAcceptParams, run *hookd.Exe
 // ExecutionsClaim would start it, when its job exists, has room under its
 // concurrency and no earlier due run of it waits; nil (nothing written)
 // otherwise.
-func (s *Store) startRun(tx writeTx, x *hookd.Execution, st *hookd.ExecStart, now time.Time) (*hookd.ClaimedExecution, error) {
+func (s *Store) startRun(tx writeTx, x *hookd.Execution, st *hookd.ExecStart, cl *hookd.Call, now time.Time) (*hookd.ClaimedExecution, error) {
 	// One statement: the job, when it has room under its concurrency and no
 	// earlier due run of it waits.
 	j, err := scanJob(tx.QueryRow(hqCall12, x.JobID, x.WorkspaceID, us(now)))
@@ -255,11 +252,11 @@ func (s *Store) startRun(tx writeTx, x *hookd.Execution, st *hookd.ExecStart, no
 	c := &hookd.ClaimedExecution{Execution: *x, Job: *j}
 	if st.Inline != nil {
 		if fp := st.Inline(c); fp != nil {
-			return c, s.finishInline(tx, c, fp, now)
+			return c, s.finishInline(tx, c, fp, cl, now)
 		}
 	}
 	if _, err := tx.Exec(hqCall13, x.ID, x.WorkspaceID, x.JobID, x.TriggerID, x.Source, string(x.Input),
-		us(x.CreatedAt), us(x.RunAt), us(now), us(lease), st.Owner); err != nil {
+		us(x.CreatedAt), us(x.RunAt), us(now), us(lease), st.Owner, cl.Method, cl.IP); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -268,7 +265,7 @@ func (s *Store) startRun(tx writeTx, x *hookd.Execution, st *hookd.ExecStart, no
 // finishInline records the started run c as ended the way fp says
 // (hookd.ExecStart.Inline), in the transaction that starts it: fp's event
 // first, then the run as finished at now, then its outcome event.
-func (s *Store) finishInline(tx writeTx, c *hookd.ClaimedExecution, fp *hookd.ExecFinishParams, now time.Time) error {
+func (s *Store) finishInline(tx writeTx, c *hookd.ClaimedExecution, fp *hookd.ExecFinishParams, cl *hookd.Call, now time.Time) error {
 	if err := finishStatus(fp.Status); err != nil {
 		return err
 	}
@@ -289,7 +286,7 @@ func (s *Store) finishInline(tx writeTx, c *hookd.ClaimedExecution, fp *hookd.Ex
 		x.Result = json.RawMessage(r.(string))
 	}
 	if _, err := tx.Exec(hqCall14, x.ID, x.WorkspaceID, x.JobID, x.TriggerID, x.Source, x.Status, string(x.Input),
-		jsonText(p.Result, nil), x.Reason, us(x.CreatedAt), us(x.RunAt), us(now), us(now)); err != nil {
+		jsonText(p.Result, nil), x.Reason, us(x.CreatedAt), us(x.RunAt), us(now), us(now), cl.Method, cl.IP); err != nil {
 		return err
 	}
 	if p.Outcome != nil {
@@ -344,37 +341,68 @@ func (s *Store) CallRecord(ctx context.Context, c *hookd.Call) error {
 // total count, of one disposition when f.Disposition is set.
 func (s *Store) CallList(ctx context.Context, f hookd.CallFilter) ([]hookd.Call, int, error) {
 	limit, offset := pageArgs(f.Page)
-	where := `workspace_id = ? AND trigger_id = ?`
+	// Two parts: the calls rows (every disposition but accepted, and the
+	// accepted calls recorded before migration 00004) and the accepted
+	// calls kept on their executions.
 	args := []any{f.WorkspaceID, f.TriggerID}
 	if f.Disposition != "" {
-		where += ` AND disposition = ?`
 		args = append(args, f.Disposition)
-		if f.Disposition != hookd.DispositionAccepted {
-			where += ` AND disposition <> 'accepted'` // calls_disposition is partial
-		}
+	}
+	count, list, both := callListSQL(f.Disposition)
+	if both {
+		args = append(args, f.WorkspaceID, f.TriggerID)
 	}
 	var total int
-	if err := s.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM calls WHERE `+where, args...).Scan(&total); err != nil {
+	if err := s.rdb.QueryRowContext(ctx, count, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("sqlite: call list: %w", err)
 	}
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+callCols+` FROM calls WHERE `+where+`
-		ORDER BY created DESC, rowid DESC LIMIT ? OFFSET ?`, append(args, limit, offset)...)
+	rows, err := s.rdb.QueryContext(ctx, list, append(args, limit, offset)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("sqlite: call list: %w", err)
 	}
 	defer rows.Close()
 	out := []hookd.Call{}
 	for rows.Next() {
-		c, err := scanCall(rows)
-		if err != nil {
+		var c hookd.Call
+		var created, seq int64
+		if err := rows.Scan(&c.ID, &c.WorkspaceID, &c.TriggerID, &c.Disposition, &c.ExecutionID, &c.IP, &c.Method,
+			&c.StatusCode, &c.Detail, &created, &seq); err != nil {
 			return nil, 0, fmt.Errorf("sqlite: call list: %w", err)
 		}
-		out = append(out, *c)
+		c.CreatedAt = fromUS(created)
+		out = append(out, c)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, 0, fmt.Errorf("sqlite: call list: %w", err)
 	}
 	return out, total, nil
+}
+
+// callListSQL is CallList's count and page queries for a disposition filter
+// ("" for all). Their arguments: workspace and trigger, the disposition when
+// set, and, when both is true (the accepted calls kept on executions are
+// part of the list), workspace and trigger again; the page query then takes
+// limit and offset.
+func callListSQL(disposition string) (count, list string, both bool) {
+	where := `workspace_id = ? AND trigger_id = ?`
+	if disposition != "" {
+		where += ` AND disposition = ?`
+		if disposition != hookd.DispositionAccepted {
+			where += ` AND disposition <> 'accepted'` // calls_disposition is partial
+		}
+	}
+	count = `SELECT (SELECT COUNT(*) FROM calls WHERE ` + where + `)`
+	// Each part in its index's order (created, then rowid: the order of
+	// insertion), merged.
+	list = `SELECT ` + callCols + `, rowid AS seq FROM calls WHERE ` + where
+	if both = disposition == "" || disposition == hookd.DispositionAccepted; both {
+		const accepted = ` FROM executions WHERE workspace_id = ? AND trigger_id = ? AND call_method IS NOT NULL`
+		count += ` + (SELECT COUNT(*)` + accepted + `)`
+		list += ` UNION ALL SELECT '` + hookd.PrefixCall + `' || substr(id, ` + strconv.Itoa(len(hookd.PrefixExecution)+1) + `),
+			workspace_id, trigger_id, 'accepted', id, COALESCE(call_ip, ''), call_method, ` + strconv.Itoa(http.StatusAccepted) + `, '',
+			created, rowid AS seq` + accepted
+	}
+	return count, list + ` ORDER BY created DESC, seq DESC LIMIT ? OFFSET ?`, both
 }
 
 // Hot statements, prepared when the store opens (see prepared.go).
@@ -402,8 +430,17 @@ var hqCall12 = hot(`SELECT ` + jobCols + ` FROM jobs
 					AND NOT EXISTS (SELECT 1 FROM executions
 						WHERE workspace_id = jobs.workspace_id AND job_id = jobs.id AND status = 'queued' AND run_at <= ?)`)
 var hqCall13 = hot(`INSERT INTO executions (id, workspace_id, job_id, trigger_id, source, status, input, result, reason,
-				created, run_at, period, started_at, finished_at, duration_ms, lease_until, lease_owner)
-				VALUES (?, ?, ?, ?, ?, 'running', ?, NULL, '', ?, ?, NULL, ?, NULL, 0, ?, ?)`)
+				created, run_at, period, started_at, finished_at, duration_ms, lease_until, lease_owner, call_method, call_ip)
+				VALUES (?, ?, ?, ?, ?, 'running', ?, NULL, '', ?, ?, NULL, ?, NULL, 0, ?, ?, ?, ?)`)
 var hqCall14 = hot(`INSERT INTO executions (id, workspace_id, job_id, trigger_id, source, status, input, result, reason,
-				created, run_at, period, started_at, finished_at, duration_ms, lease_until, lease_owner)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, 0, NULL, NULL)`)
+				created, run_at, period, started_at, finished_at, duration_ms, lease_until, lease_owner, call_method, call_ip)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, 0, NULL, NULL, ?, ?)`)
+var hqCall15 = hot(`INSERT INTO executions (id, workspace_id, job_id, trigger_id, source, status, input, result, reason,
+				created, run_at, period, started_at, finished_at, duration_ms, lease_until, lease_owner, call_method, call_ip)
+				VALUES (?, ?, ?, ?, ?, 'queued', ?, NULL, '', ?, ?, NULL, NULL, NULL, 0, NULL, NULL, ?, ?)`)
+
+// acceptedCallID is the id of the accepted call kept on execution exeID:
+// call_ and the execution's KSUID.
+func acceptedCallID(exeID string) string {
+	return hookd.PrefixCall + strings.TrimPrefix(exeID, hookd.PrefixExecution)
+}

@@ -3,8 +3,11 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"io/fs"
 	"strings"
 	"time"
+
+	"github.com/pressly/goose/v3"
 
 	"github.com/hookd/hookd"
 )
@@ -74,4 +77,41 @@ func (s *Store) QueryPlan(ctx context.Context, query string) (string, error) {
 		out = append(out, detail)
 	}
 	return strings.Join(out, "; "), rows.Err()
+}
+
+// CallListQuery is CallList's page query for a disposition filter, its
+// arguments written in (for EXPLAIN QUERY PLAN).
+func CallListQuery(disposition string) string {
+	_, list, both := callListSQL(disposition)
+	args := []string{"'w'", "'t'"}
+	if disposition != "" {
+		args = append(args, "'"+disposition+"'")
+	}
+	if both {
+		args = append(args, "'w'", "'t'")
+	}
+	for _, a := range append(args, "10", "0") {
+		list = strings.Replace(list, "?", a, 1)
+	}
+	return list
+}
+
+// MigrateDownTo migrates the database at path down to version (the store
+// must be closed); Open migrates it up again.
+func MigrateDownTo(ctx context.Context, path string, version int64) error {
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys)
+	if err != nil {
+		return err
+	}
+	_, err = p.DownTo(ctx, version)
+	return err
 }

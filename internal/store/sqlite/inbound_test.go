@@ -2,11 +2,17 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/internal/store/sqlite"
@@ -119,4 +125,97 @@ func TestExecClaimBacklog(t *testing.T) {
 	if want := []string{p0, q, p1, p2}; !slices.Equal(ids, want) {
 		t.Errorf("claimed %v, want %v (the quiet and partial jobs' runs behind the backlog, oldest first)", ids, want)
 	}
+}
+
+// TestAcceptedCallsOnExecutions: an accepted call is kept on the execution it
+// made (migrations/00004_accepted_calls.sql) however that run starts —
+// started, ended inline, or queued — with no calls row of its own; migrating
+// down to 3 moves the accepted calls back into calls, and up again lists
+// each once.
+func TestAcceptedCallsOnExecutions(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "hookd.db")
+	s := open(t, path, sqlite.Options{})
+	ws := &hookd.Workspace{Name: "w"}
+	if err := s.WorkspaceCreate(ctx, ws); err != nil {
+		t.Fatal(err)
+	}
+	ev := &hookd.Job{WorkspaceID: ws.ID, Name: "ev", Kind: hookd.JobEvent, Concurrency: 2,
+		Config: json.RawMessage(`{"type":"order.paid"}`)}
+	if err := s.JobCreate(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	tr := &hookd.Trigger{WorkspaceID: ws.ID, JobID: ev.ID, IsActive: true, TokenHash: hookd.HashToken("wht_accepted")}
+	if err := s.TriggerCreate(ctx, tr); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now().Truncate(time.Second)
+	inline := func(c *hookd.ClaimedExecution) *hookd.ExecFinishParams {
+		return &hookd.ExecFinishParams{Status: hookd.ExecSucceeded, Now: *c.StartedAt,
+			Event: &hookd.PublishParams{WorkspaceID: ws.ID, Type: "order.paid", Data: c.Input}}
+	}
+	want := map[string]hookd.Call{} // call id → as listed
+	for i, st := range []*hookd.ExecStart{
+		{Owner: "node-a", Lease: time.Minute},                 // started
+		{Owner: "node-a", Lease: time.Minute, Inline: inline}, // ended inline
+		nil, // queued
+	} {
+		ip, method := fmt.Sprintf("198.51.100.%d", i+1), []string{"POST", "GET", "POST"}[i]
+		res, err := s.CallAccept(ctx, hookd.CallAcceptParams{Trigger: tr, Call: hookd.Call{IP: ip, Method: method},
+			Input: json.RawMessage(`{}`), Now: t0.Add(time.Duration(i) * time.Second), Start: st})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantStatus := []string{hookd.ExecRunning, hookd.ExecSucceeded, hookd.ExecQueued}[i]
+		if res.Disposition != hookd.DispositionAccepted || res.Execution.Status != wantStatus {
+			t.Fatalf("call %d: %s, execution %s; want accepted, %s", i, res.Disposition, res.Execution.Status, wantStatus)
+		}
+		want[res.CallID] = hookd.Call{ID: res.CallID, WorkspaceID: ws.ID, TriggerID: tr.ID, Disposition: hookd.DispositionAccepted,
+			ExecutionID: res.Execution.ID, IP: ip, Method: method, StatusCode: 202, CreatedAt: t0.Add(time.Duration(i) * time.Second)}
+	}
+	check := func(when string) {
+		t.Helper()
+		list, total, err := s.CallList(ctx, hookd.CallFilter{WorkspaceID: ws.ID, TriggerID: tr.ID, Page: hookd.Page{Limit: 10}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if total != len(want) || len(list) != len(want) {
+			t.Fatalf("%s: %d calls listed (total %d), want %d", when, len(list), total, len(want))
+		}
+		for _, c := range list {
+			if diff := cmp.Diff(want[c.ID], c, cmpopts.EquateApproxTime(0)); diff != "" {
+				t.Errorf("%s: call %s (-want +got):\n%s", when, c.ID, diff)
+			}
+		}
+	}
+	check("kept on executions")
+	if n := countRows(t, path, "calls"); n != 0 {
+		t.Errorf("%d calls rows for accepted calls, want 0", n)
+	}
+
+	s.Close()
+	if err := sqlite.MigrateDownTo(ctx, path, 3); err != nil {
+		t.Fatal(err)
+	}
+	if n := countRows(t, path, "calls"); n != len(want) {
+		t.Errorf("after migrating down: %d calls rows, want %d", n, len(want))
+	}
+	s = open(t, path, sqlite.Options{})
+	check("migrated down and up again")
+}
+
+// countRows counts table's rows through a separate handle.
+func countRows(t *testing.T, path, table string) int {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM ` + table).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -297,6 +297,13 @@ func TestListPlans(t *testing.T) {
 			AND disposition <> 'accepted' ORDER BY created DESC, rowid DESC LIMIT 10`, "calls_disposition"},
 		{"CallsAccepted", `SELECT id FROM calls WHERE workspace_id = 'w' AND trigger_id = 't' AND disposition = 'accepted'
 			ORDER BY created DESC, rowid DESC LIMIT 10`, "calls_list"},
+		// CallList: the calls rows and the accepted calls kept on their
+		// executions, each read in its index's order and merged: no sort of
+		// a trigger's whole log for one page.
+		{"CallListRows", sqlite.CallListQuery(""), "calls_list"},
+		{"CallListOnExecutions", sqlite.CallListQuery(""), "executions_trigger"},
+		{"CallListAcceptedRows", sqlite.CallListQuery("accepted"), "calls_list"},
+		{"CallListAcceptedOnExecutions", sqlite.CallListQuery("accepted"), "executions_trigger"},
 	} {
 		plan, err := s.QueryPlan(context.Background(), tc.query)
 		if err != nil {
@@ -304,6 +311,9 @@ func TestListPlans(t *testing.T) {
 		}
 		if !strings.Contains(plan, "INDEX "+tc.index) {
 			t.Errorf("%s: plan %q, want index %s", tc.name, plan, tc.index)
+		}
+		if strings.Contains(plan, "TEMP B-TREE") {
+			t.Errorf("%s: plan %q sorts", tc.name, plan)
 		}
 	}
 }

@@ -606,6 +606,55 @@ func testCalls(t *testing.T, open OpenInbound) {
 	if err != nil || total != 0 || len(list) != 0 {
 		t.Errorf("another workspace sees %d calls (total %d), %v", len(list), total, err)
 	}
+	// The log mixes calls recorded as they are (an accepted one too, as a
+	// store may have kept them before) with accepted calls, in one order
+	// and one count, paged across both.
+	tr3, _ := trigger(t, s, j, nil)
+	old := &hookd.Call{WorkspaceID: ws.ID, TriggerID: tr3.ID, Disposition: hookd.DispositionAccepted, IP: "192.0.2.1",
+		Method: http.MethodGet, StatusCode: http.StatusAccepted, CreatedAt: t0.Add(time.Second)}
+	if err := s.CallRecord(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	first := accept(t, s, tr3, t0.Add(2*time.Second), `{}`, "")
+	refused := &hookd.Call{WorkspaceID: ws.ID, TriggerID: tr3.ID, Disposition: hookd.DispositionRateLimited,
+		StatusCode: http.StatusTooManyRequests, CreatedAt: t0.Add(3 * time.Second)}
+	if err := s.CallRecord(ctx, refused); err != nil {
+		t.Fatal(err)
+	}
+	second := accept(t, s, tr3, t0.Add(4*time.Second), `{}`, "")
+	for _, tc := range []struct {
+		disposition   string
+		limit, offset int
+		want          []string
+		total         int
+	}{
+		{"", 10, 0, []string{second.CallID, refused.ID, first.CallID, old.ID}, 4},
+		{"", 2, 1, []string{refused.ID, first.CallID}, 4},
+		{hookd.DispositionAccepted, 10, 0, []string{second.CallID, first.CallID, old.ID}, 3},
+		{hookd.DispositionAccepted, 1, 2, []string{old.ID}, 3},
+		{hookd.DispositionRateLimited, 10, 0, []string{refused.ID}, 1},
+	} {
+		list, total, err := s.CallList(ctx, hookd.CallFilter{WorkspaceID: ws.ID, TriggerID: tr3.ID, Disposition: tc.disposition,
+			Page: hookd.Page{Limit: tc.limit, Offset: tc.offset}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, c := range list {
+			got = append(got, c.ID)
+		}
+		if !slices.Equal(got, tc.want) || total != tc.total {
+			t.Errorf("calls %q limit %d offset %d: %v (total %d), want %v (total %d)",
+				tc.disposition, tc.limit, tc.offset, got, total, tc.want, tc.total)
+		}
+		for _, c := range list {
+			if c.ID == second.CallID && (c.ExecutionID != second.Execution.ID || c.IP != "203.0.113.7" ||
+				c.Method != http.MethodPost || c.StatusCode != http.StatusAccepted || c.Disposition != hookd.DispositionAccepted ||
+				!c.CreatedAt.Equal(t0.Add(4*time.Second)) || c.WorkspaceID != ws.ID || c.TriggerID != tr3.ID) {
+				t.Errorf("accepted call as listed: %+v", c)
+			}
+		}
+	}
 	// A call to a trigger deleted meanwhile is refused.
 	if err := s.TriggerDelete(ctx, ws.ID, tr.ID); err != nil {
 		t.Fatal(err)
