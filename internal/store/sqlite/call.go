@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -271,7 +272,13 @@ func (s *Store) finishInline(tx writeTx, c *hookd.ClaimedExecution, fp *hookd.Ex
 	}
 	raw := sqlTx(tx)
 	p := *fp
-	evt, err := s.publishRunEvent(raw, &p, now)
+	// An event job's event is usually its input as it is: kept once, on the
+	// execution (its row follows in this transaction).
+	dataFrom := ""
+	if p.Event != nil && len(p.Event.Data) > 0 && bytes.Equal(p.Event.Data, c.Input) {
+		dataFrom = c.ID
+	}
+	evt, err := s.publishRunEvent(raw, &p, now, dataFrom)
 	if err != nil {
 		return err
 	}

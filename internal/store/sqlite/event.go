@@ -38,7 +38,7 @@ func (s *Store) EventPublish(ctx context.Context, p hookd.PublishParams) (*hookd
 	var existing *hookd.Event
 	err := s.writeSized(ctx, len(data), func(tx *sql.Tx) error {
 		var err error
-		existing, err = s.publishTx(tx, evt)
+		existing, err = s.publishTx(tx, evt, "")
 		return err
 	})
 	if err != nil {
@@ -62,7 +62,11 @@ func (s *Store) EventPublish(ctx context.Context, p hookd.PublishParams) (*hookd
 // pending delivery per matching active webhook and fills evt.DeliveryIDs.
 // Runs on the writer goroutine only (ExecutionFinish and ExecutionsInterrupt
 // publish outcome events through it in their own transactions).
-func (s *Store) publishTx(tx *sql.Tx, evt *hookd.Event) (existing *hookd.Event, err error) {
+//
+// dataFrom, when set, is the id of an execution (inserted in the same
+// transaction or before) whose input is evt.Data byte for byte: the event
+// then names it instead of storing a second copy.
+func (s *Store) publishTx(tx *sql.Tx, evt *hookd.Event, dataFrom string) (existing *hookd.Event, err error) {
 	evt.DeliveryIDs = nil
 	if evt.IdempotencyKey != "" {
 		e, err := scanEvent(tx.Stmt(s.stmts.eventByKey).QueryRow(evt.WorkspaceID, evt.IdempotencyKey))
@@ -97,8 +101,12 @@ func (s *Store) publishTx(tx *sql.Tx, evt *hookd.Event) (existing *hookd.Event, 
 	if err != nil {
 		return nil, err
 	}
-	if _, err := tx.Stmt(s.stmts.insertEvent).Exec(evt.ID, evt.WorkspaceID, evt.Type, string(evt.Data), evt.OwnerID, evt.IdempotencyKey,
-		us(evt.Timestamp), string(ids)); err != nil {
+	data, from := string(evt.Data), any(nil)
+	if dataFrom != "" {
+		data, from = "", dataFrom
+	}
+	if _, err := tx.Stmt(s.stmts.insertEvent).Exec(evt.ID, evt.WorkspaceID, evt.Type, data, evt.OwnerID, evt.IdempotencyKey,
+		us(evt.Timestamp), string(ids), from); err != nil {
 		return nil, err
 	}
 	return nil, s.insertDeliveries(tx, evt, matched)
@@ -142,7 +150,19 @@ func insertDeliveriesSQL(rows int) string {
 	return b.String()
 }
 
-const eventCols = `id, workspace_id, type, data, owner_id, idempotency_key, created, delivery_ids`
+// eventRowCols are the columns an event is inserted with (and data_from,
+// see publishTx); eventCols reads them back (from events named events).
+const eventRowCols = `id, workspace_id, type, data, owner_id, idempotency_key, created, delivery_ids`
+
+var eventCols = `id, workspace_id, type, ` + eventData("events") + `, owner_id, idempotency_key, created, delivery_ids`
+
+// eventData is the SQL for the data of the event in table alias t: its data
+// column, or the input of the execution it names in data_from (see
+// migrations/00005_event_data_from.sql).
+func eventData(t string) string {
+	return `CASE WHEN ` + t + `.data_from IS NULL THEN ` + t + `.data
+		ELSE (SELECT x.input FROM executions x WHERE x.id = ` + t + `.data_from) END`
+}
 
 // scanEvent reads a row of eventCols, delivery ids included.
 func scanEvent(sc interface{ Scan(...any) error }) (*hookd.Event, error) {

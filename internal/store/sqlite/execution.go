@@ -415,8 +415,13 @@ func outcomeEvent(p *hookd.PublishParams, now time.Time) *hookd.Event {
 // publishOutcome publishes p inside tx and returns the event (the first one
 // when its idempotency key was used before).
 func (s *Store) publishOutcome(tx *sql.Tx, p *hookd.PublishParams, now time.Time) (*hookd.Event, error) {
+	return s.publishFrom(tx, p, now, "")
+}
+
+// publishFrom is publishOutcome with publishTx's dataFrom.
+func (s *Store) publishFrom(tx *sql.Tx, p *hookd.PublishParams, now time.Time, dataFrom string) (*hookd.Event, error) {
 	evt := outcomeEvent(p, now)
-	existing, err := s.publishTx(tx, evt)
+	existing, err := s.publishTx(tx, evt, dataFrom)
 	if err != nil {
 		return nil, err
 	}
@@ -463,7 +468,7 @@ func (s *Store) ExecutionFinish(ctx context.Context, p hookd.ExecFinishParams) (
 			dur = max((us(now)-started.Int64)/1000, 0)
 		}
 		p := p // OnEvent fills in this run's copy
-		if _, err := s.publishRunEvent(rawTx, &p, now); err != nil {
+		if _, err := s.publishRunEvent(rawTx, &p, now, ""); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(hqExecution20,
@@ -497,11 +502,11 @@ func finishStatus(status string) error {
 
 // publishRunEvent publishes p.Event, when set, inside tx and lets p.OnEvent
 // fill in p's result and outcome from it.
-func (s *Store) publishRunEvent(tx *sql.Tx, p *hookd.ExecFinishParams, now time.Time) (*hookd.Event, error) {
+func (s *Store) publishRunEvent(tx *sql.Tx, p *hookd.ExecFinishParams, now time.Time, dataFrom string) (*hookd.Event, error) {
 	if p.Event == nil {
 		return nil, nil
 	}
-	evt, err := s.publishOutcome(tx, p.Event, now)
+	evt, err := s.publishFrom(tx, p.Event, now, dataFrom)
 	if err != nil {
 		return nil, err
 	}

@@ -44,7 +44,7 @@ func (s *Store) Pragmas(ctx context.Context) (journal string, sync int, fk bool,
 func (s *Store) BulkInsertPending(ctx context.Context, workspaceID, webhookID string, n int, base time.Time) error {
 	evtID := hookd.NewIDAt(hookd.PrefixEvent, base)
 	return s.write(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.Exec(`INSERT INTO events (`+eventCols+`) VALUES (?, ?, 'bulk', '{}', '', '', ?, '[]')`, evtID, workspaceID, us(base)); err != nil {
+		if _, err := tx.Exec(`INSERT INTO events (`+eventRowCols+`) VALUES (?, ?, 'bulk', '{}', '', '', ?, '[]')`, evtID, workspaceID, us(base)); err != nil {
 			return err
 		}
 		_, err := tx.Exec(`WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i + 1 < ?)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -218,4 +219,124 @@ func countRows(t *testing.T, path, table string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestInlineEventDataOnExecution: the event of a run ended inline whose data
+// is the run's input byte for byte names the execution instead of holding a
+// copy (migrations/00005_event_data_from.sql), and reads back whole through
+// EventGet and the claim of its delivery; an event whose data differs from
+// the input keeps its own; migrating down to 4 writes the input back into
+// the event.
+func TestInlineEventDataOnExecution(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "hookd.db")
+	s := open(t, path, sqlite.Options{})
+	ws := &hookd.Workspace{Name: "w"}
+	if err := s.WorkspaceCreate(ctx, ws); err != nil {
+		t.Fatal(err)
+	}
+	wh := &hookd.Webhook{WorkspaceID: ws.ID, URL: "https://x", Active: true, Secret: "whsec_s", Events: []string{"order.*"}}
+	if err := s.WebhookCreate(ctx, wh); err != nil {
+		t.Fatal(err)
+	}
+	ev := &hookd.Job{WorkspaceID: ws.ID, Name: "ev", Kind: hookd.JobEvent, Concurrency: 1,
+		Config: json.RawMessage(`{"type":"order.paid"}`)}
+	if err := s.JobCreate(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	tr := &hookd.Trigger{WorkspaceID: ws.ID, JobID: ev.ID, IsActive: true, TokenHash: hookd.HashToken("wht_inline")}
+	if err := s.TriggerCreate(ctx, tr); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now().Truncate(time.Second)
+	events := map[string]string{} // event id → its data
+	for i, tc := range []struct {
+		input, data string
+		ref         bool
+	}{
+		{`{"order":7,"note":"` + strings.Repeat("x", 500) + `"}`, "", true}, // data: the input itself
+		{`[1,2]`, `{"input":[1,2]}`, false},                                 // data: made from the input
+	} {
+		data := tc.data
+		inline := func(c *hookd.ClaimedExecution) *hookd.ExecFinishParams {
+			d := json.RawMessage(data)
+			if data == "" {
+				d = c.Input
+			}
+			return &hookd.ExecFinishParams{Status: hookd.ExecSucceeded, Now: *c.StartedAt,
+				Event: &hookd.PublishParams{WorkspaceID: ws.ID, Type: "order.paid", Data: d},
+				OnEvent: func(evt *hookd.Event, p *hookd.ExecFinishParams) {
+					p.Result = json.RawMessage(`{"event_id":"` + evt.ID + `"}`)
+				}}
+		}
+		res, err := s.CallAccept(ctx, hookd.CallAcceptParams{Trigger: tr, Call: hookd.Call{IP: "192.0.2.1", Method: "POST"},
+			Input: json.RawMessage(tc.input), Now: t0.Add(time.Duration(i) * time.Second),
+			Start: &hookd.ExecStart{Owner: "node-a", Lease: time.Minute, Inline: inline}})
+		if err != nil || res.Started == nil || res.Started.Status != hookd.ExecSucceeded {
+			t.Fatalf("call %d: %+v, %v; want a run ended inline", i, res, err)
+		}
+		var result struct {
+			EventID string `json:"event_id"`
+		}
+		if err := json.Unmarshal(res.Execution.Result, &result); err != nil {
+			t.Fatal(err)
+		}
+		want := tc.input
+		if !tc.ref {
+			want = tc.data
+		}
+		events[result.EventID] = want
+		stored, from := rawEventData(t, path, result.EventID)
+		if tc.ref && (stored != "" || from != res.Execution.ID) {
+			t.Errorf("event of call %d stored data %q, data_from %q; want none and %s", i, stored, from, res.Execution.ID)
+		}
+		if !tc.ref && (stored != want || from != "") {
+			t.Errorf("event of call %d stored data %q, data_from %q; want its own data", i, stored, from)
+		}
+		evt, err := s.EventGet(ctx, ws.ID, result.EventID)
+		if err != nil || string(evt.Data) != want {
+			t.Errorf("EventGet %s: data %s (%v), want %s", result.EventID, evt.Data, err, want)
+		}
+	}
+	claimed, err := s.DeliveriesClaim(ctx, hookd.ClaimParams{Now: t0.Add(time.Hour), Limit: 10, Lease: time.Minute, Owner: "n"})
+	if err != nil || len(claimed) != len(events) {
+		t.Fatalf("claimed %d deliveries (%v), want %d", len(claimed), err, len(events))
+	}
+	for _, d := range claimed {
+		if string(d.EventData) != events[d.EventID] {
+			t.Errorf("delivery %s carries %s, want %s", d.ID, d.EventData, events[d.EventID])
+		}
+	}
+
+	s.Close()
+	if err := sqlite.MigrateDownTo(ctx, path, 4); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for id, want := range events {
+		var data string
+		if err := db.QueryRow(`SELECT data FROM events WHERE id = ?`, id).Scan(&data); err != nil || data != want {
+			t.Errorf("after migrating down, event %s data %q (%v), want %s", id, data, err, want)
+		}
+	}
+}
+
+// rawEventData reads an event's data and data_from columns as stored.
+func rawEventData(t *testing.T, path, id string) (data, from string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var f sql.NullString
+	if err := db.QueryRow(`SELECT data, data_from FROM events WHERE id = ?`, id).Scan(&data, &f); err != nil {
+		t.Fatal(err)
+	}
+	return data, f.String
 }

@@ -208,7 +208,7 @@ func (s *Store) claimedRows(ctx context.Context, chosen []candidate, marked []an
 	for i, c := range chosen {
 		order[c.rowid] = i
 	}
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+deliveryCols+`, d.rowid, d.manual, e.data, e.created, COALESCE(w.updated, 0)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+deliveryCols+`, d.rowid, d.manual, `+eventData("e")+`, e.created, COALESCE(w.updated, 0)
 		FROM deliveries d JOIN events e ON e.id = d.event_id LEFT JOIN webhooks w ON w.id = d.webhook_id
 		WHERE d.rowid IN (`+placeholders(len(marked))+`)`, marked...)
 	if err != nil {

@@ -61,7 +61,7 @@ func BenchmarkRowCostAccept(b *testing.B) {
 			stmts := []string{
 				`INSERT INTO calls (` + callCols + `) VALUES ` + values(perTx, 10),
 				`INSERT INTO executions (` + executionCols + `) VALUES ` + values(perTx, 15),
-				`INSERT INTO events (` + eventCols + `) VALUES ` + values(2*perTx, 8),
+				`INSERT INTO events (` + eventRowCols + `) VALUES ` + values(2*perTx, 8),
 			}[:v.tables]
 			input := `{"d":"` + strings.Repeat("a", 1000) + `"}`
 			if v.smallInput {
