@@ -924,13 +924,16 @@ func eventResult(evt *hookd.Event) json.RawMessage {
 }
 
 // eventData is an event job's data for input: the input itself when it is a
-// JSON object, {} when empty, else {"input": <input>}.
+// JSON object, {} when empty, else {"input": <input>}. input is an
+// execution's, which the stores keep valid JSON (they store anything else as
+// a JSON string), so an object is taken as it is without checking it again:
+// for a run ended inline this runs inside the store's one writer.
 func eventData(input json.RawMessage) json.RawMessage {
 	t := bytes.TrimSpace(input)
 	switch {
 	case len(t) == 0:
 		return json.RawMessage("{}")
-	case t[0] == '{' && json.Valid(t):
+	case t[0] == '{' && t[len(t)-1] == '}':
 		return json.RawMessage(t)
 	case json.Valid(t):
 		return json.RawMessage(`{"input":` + string(t) + `}`)
