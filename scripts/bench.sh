@@ -10,6 +10,9 @@
 #   scripts/bench.sh pg-cluster # one node vs three nodes on one PostgreSQL database, both behind
 #                               # bench/rrproxy (round robin per request), alternated round by round
 #                               # with the harness self-test; then latency at 100 ev/s on three nodes
+#   scripts/bench.sh inbound-ab # accepted calls (token) of two builds, HOOKD_BIN_A and HOOKD_BIN_B,
+#                               # alternated round by round on fresh servers: req/s and the server's
+#                               # CPU time per call (what a change to the accept path is judged by)
 #   scripts/bench.sh split      # the machine's own cost of splitting one load over three processes:
 #                               # one vs three bench/relay (acknowledge, then forward; no database)
 #                               # behind bench/rrproxy, the pg-cluster shape without hookd, alternated
@@ -21,7 +24,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-what=${1:?usage: scripts/bench.sh outbound|inbound|backlog|pg|pg-cluster|split}
+what=${1:?usage: scripts/bench.sh outbound|inbound|inbound-ab|backlog|pg|pg-cluster|split}
 work=$(mktemp -d)
 pgdir=
 cleanup() {
@@ -207,6 +210,32 @@ inbound)
   total() { api GET "/v1/executions?limit=1&status=$1" | json "['total']"; }
   for _ in $(seq 100); do [ "$(total queued)$(total running)" = 00 ] && break; sleep 0.1; done
   echo "executions: $(total succeeded) succeeded, $(total failed) failed, $(total queued) queued, $(total running) running"
+  ;;
+inbound-ab)
+  : "${HOOKD_BIN_A:?set HOOKD_BIN_A and HOOKD_BIN_B}" "${HOOKD_BIN_B:?set HOOKD_BIN_A and HOOKD_BIN_B}"
+  : > "$work/rounds.txt"
+  for r in $(seq 1 "${ROUNDS:-3}"); do
+    for b in A B; do
+      bin_var=HOOKD_BIN_$b; bin=${!bin_var}
+      rm -rf "$work/data"
+      start
+      job=$(api POST /v1/jobs '{"name":"bench","kind":"event","concurrency":32,"config":{"type":"bench.inbound"}}' | json "['id']")
+      tok=$(api POST /v1/triggers "{\"job_id\":\"$job\",\"rate_limit_per_minute\":100000000}" | json "['token']")
+      pid=$(cat "$work/pid")
+      t0=$(awk '{print $14+$15}' "/proc/$pid/stat")
+      rps=$(cd "$work/bench" && HOOKD_TRIGGER_TOKEN=$tok ROUNDS=1 NO_CEILING=1 scripts/inbound.sh adapters/hookd.inbound.sh |
+        grep '^round' | awk '{v = $(NF-3); sub(/.*=/, "", v); print v}')
+      t1=$(awk '{print $14+$15}' "/proc/$pid/stat")
+      stop_pid data
+      # CPU time per call: clock ticks (1/100 s) over the calls of the 10 s run.
+      cpu=$(awk -v t=$((t1 - t0)) -v r="$rps" -v d="${WRK_DURATION:-10s}" 'BEGIN { sub(/s$/, "", d); printf "%.0f", t * 10000 / (r * d) }')
+      echo "$b $rps $cpu" | tee -a "$work/rounds.txt" | awk '{printf "round '"$r"' %s: %s req/s, %s µs of server CPU per call\n", $1, $2, $3}'
+    done
+  done
+  for b in A B; do
+    echo "== $b (${ROUNDS:-3} rounds, medians): $(awk -v b=$b '$1==b {print $2}' "$work/rounds.txt" | med) req/s," \
+      "$(awk -v b=$b '$1==b {print $3}' "$work/rounds.txt" | med) µs of server CPU per call"
+  done
   ;;
 backlog)
   start
