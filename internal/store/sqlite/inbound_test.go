@@ -136,21 +136,7 @@ func TestExecClaimBacklog(t *testing.T) {
 func TestAcceptedCallsOnExecutions(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "hookd.db")
-	s := open(t, path, sqlite.Options{})
-	ws := &hookd.Workspace{Name: "w"}
-	if err := s.WorkspaceCreate(ctx, ws); err != nil {
-		t.Fatal(err)
-	}
-	ev := &hookd.Job{WorkspaceID: ws.ID, Name: "ev", Kind: hookd.JobEvent, Concurrency: 2,
-		Config: json.RawMessage(`{"type":"order.paid"}`)}
-	if err := s.JobCreate(ctx, ev); err != nil {
-		t.Fatal(err)
-	}
-	tr := &hookd.Trigger{WorkspaceID: ws.ID, JobID: ev.ID, IsActive: true, TokenHash: hookd.HashToken("wht_accepted")}
-	if err := s.TriggerCreate(ctx, tr); err != nil {
-		t.Fatal(err)
-	}
+	path, s, ws, tr := eventTrigger(t, 2, "")
 	t0 := time.Now().Truncate(time.Second)
 	inline := func(c *hookd.ClaimedExecution) *hookd.ExecFinishParams {
 		return &hookd.ExecFinishParams{Status: hookd.ExecSucceeded, Now: *c.StartedAt,
@@ -206,16 +192,53 @@ func TestAcceptedCallsOnExecutions(t *testing.T) {
 	check("migrated down and up again")
 }
 
-// countRows counts table's rows through a separate handle.
-func countRows(t *testing.T, path, table string) int {
+// eventTrigger opens a store at a new path with a workspace, an event job
+// (type order.paid) of the given concurrency and an active trigger for it,
+// and, when events is set, a webhook subscribed to those events.
+func eventTrigger(t *testing.T, concurrency int, events string) (string, *sqlite.Store, *hookd.Workspace, *hookd.Trigger) {
+	t.Helper()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "hookd.db")
+	s := open(t, path, sqlite.Options{})
+	ws := &hookd.Workspace{Name: "w"}
+	if err := s.WorkspaceCreate(ctx, ws); err != nil {
+		t.Fatal(err)
+	}
+	if events != "" {
+		wh := &hookd.Webhook{WorkspaceID: ws.ID, URL: "https://x", Active: true, Secret: "whsec_s", Events: []string{events}}
+		if err := s.WebhookCreate(ctx, wh); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j := &hookd.Job{WorkspaceID: ws.ID, Name: "ev", Kind: hookd.JobEvent, Concurrency: concurrency,
+		Config: json.RawMessage(`{"type":"order.paid"}`)}
+	if err := s.JobCreate(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	tr := &hookd.Trigger{WorkspaceID: ws.ID, JobID: j.ID, IsActive: true, TokenHash: hookd.HashToken("wht_" + hookd.NewID(""))}
+	if err := s.TriggerCreate(ctx, tr); err != nil {
+		t.Fatal(err)
+	}
+	return path, s, ws, tr
+}
+
+// rawDB is a read-only handle on the database file at path, beside the
+// store's own connections; closed with the test.
+func rawDB(t *testing.T, path string) *sql.DB {
 	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// countRows counts table's rows through a separate handle.
+func countRows(t *testing.T, path, table string) int {
+	t.Helper()
 	var n int
-	if err := db.QueryRow(`SELECT COUNT(*) FROM ` + table).Scan(&n); err != nil {
+	if err := rawDB(t, path).QueryRow(`SELECT COUNT(*) FROM ` + table).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -230,25 +253,7 @@ func countRows(t *testing.T, path, table string) int {
 func TestInlineEventDataOnExecution(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "hookd.db")
-	s := open(t, path, sqlite.Options{})
-	ws := &hookd.Workspace{Name: "w"}
-	if err := s.WorkspaceCreate(ctx, ws); err != nil {
-		t.Fatal(err)
-	}
-	wh := &hookd.Webhook{WorkspaceID: ws.ID, URL: "https://x", Active: true, Secret: "whsec_s", Events: []string{"order.*"}}
-	if err := s.WebhookCreate(ctx, wh); err != nil {
-		t.Fatal(err)
-	}
-	ev := &hookd.Job{WorkspaceID: ws.ID, Name: "ev", Kind: hookd.JobEvent, Concurrency: 1,
-		Config: json.RawMessage(`{"type":"order.paid"}`)}
-	if err := s.JobCreate(ctx, ev); err != nil {
-		t.Fatal(err)
-	}
-	tr := &hookd.Trigger{WorkspaceID: ws.ID, JobID: ev.ID, IsActive: true, TokenHash: hookd.HashToken("wht_inline")}
-	if err := s.TriggerCreate(ctx, tr); err != nil {
-		t.Fatal(err)
-	}
+	path, s, ws, tr := eventTrigger(t, 1, "order.*")
 	t0 := time.Now().Truncate(time.Second)
 	events := map[string]string{} // event id → its data
 	for i, tc := range []struct {
@@ -313,11 +318,7 @@ func TestInlineEventDataOnExecution(t *testing.T) {
 	if err := sqlite.MigrateDownTo(ctx, path, 4); err != nil {
 		t.Fatal(err)
 	}
-	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := rawDB(t, path)
 	for id, want := range events {
 		var data string
 		if err := db.QueryRow(`SELECT data FROM events WHERE id = ?`, id).Scan(&data); err != nil || data != want {
@@ -329,13 +330,8 @@ func TestInlineEventDataOnExecution(t *testing.T) {
 // rawEventData reads an event's data and data_from columns as stored.
 func rawEventData(t *testing.T, path, id string) (data, from string) {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	var f sql.NullString
-	if err := db.QueryRow(`SELECT data, data_from FROM events WHERE id = ?`, id).Scan(&data, &f); err != nil {
+	if err := rawDB(t, path).QueryRow(`SELECT data, data_from FROM events WHERE id = ?`, id).Scan(&data, &f); err != nil {
 		t.Fatal(err)
 	}
 	return data, f.String
