@@ -79,22 +79,19 @@ func (s *Store) CallAccept(ctx context.Context, p hookd.CallAcceptParams) (*hook
 		// another job since the caller read it. last_used_at is kept to the
 		// second: rewriting the trigger's row on every call of a busy
 		// trigger would cost the one writer more than the call itself.
-		var jobID string
-		var lastUsed sql.NullInt64
-		err := tx.QueryRow(hqCall2, tr.ID, tr.WorkspaceID).Scan(&jobID, &lastUsed)
-		if errors.Is(err, sql.ErrNoRows) {
-			return hookd.Errorf(hookd.ENotFound, "trigger not found")
-		}
+		ts, err := s.trigger(tx, tr)
 		if err != nil {
 			return err
 		}
-		if !lastUsed.Valid || lastUsed.Int64 <= us(now.Add(-lastUsedResolution)) {
+		if !ts.lastUsed.Valid || ts.lastUsed.Int64 <= us(now.Add(-lastUsedResolution)) {
 			if _, err := tx.Exec(hqCall11, us(now), tr.ID); err != nil {
 				return err
 			}
+			ts.lastUsed = sql.NullInt64{Int64: us(now), Valid: true}
+			s.trigs[tr.ID] = ts
 		}
 		run := run
-		run.JobID = jobID
+		run.JobID = ts.jobID
 		disp, x, started, err := s.decideCall(tx, &p, &run, now)
 		if err != nil {
 			return err
@@ -127,6 +124,37 @@ func (s *Store) CallAccept(ctx context.Context, p hookd.CallAcceptParams) (*hook
 		return nil, fmt.Errorf("sqlite: call accept: %w", err)
 	}
 	return res, nil
+}
+
+// trigState is what CallAccept reads of a trigger's row: its workspace, its
+// job and when it was last used.
+type trigState struct {
+	workspaceID, jobID string
+	lastUsed           sql.NullInt64
+}
+
+// trigger reads tr's row as stored (ENotFound when deleted meanwhile) through
+// the writer's cache, s.trigs: every write that can change a trigger's job or
+// remove it (TriggerUpdate, TriggerDelete, JobDelete) clears the cache, and
+// so does a rolled-back write (see commit), so that it never holds what the
+// database does not.
+func (s *Store) trigger(tx writeTx, tr *hookd.Trigger) (trigState, error) {
+	if ts, ok := s.trigs[tr.ID]; ok && ts.workspaceID == tr.WorkspaceID {
+		return ts, nil
+	}
+	ts := trigState{workspaceID: tr.WorkspaceID}
+	err := tx.QueryRow(hqCall2, tr.ID, tr.WorkspaceID).Scan(&ts.jobID, &ts.lastUsed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ts, hookd.Errorf(hookd.ENotFound, "trigger not found")
+	}
+	if err != nil {
+		return ts, err
+	}
+	if len(s.trigs) >= 10000 {
+		clear(s.trigs)
+	}
+	s.trigs[tr.ID] = ts
+	return ts, nil
 }
 
 // decideCall applies dedup, then the cooldown, then makes a new run (a copy

@@ -212,6 +212,7 @@ func (s *Store) JobDelete(ctx context.Context, workspaceID, id string) error {
 	now := us(s.now())
 	var n int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
+		clear(s.trigs) // its triggers go with it
 		rows, err := tx.Query(`SELECT id FROM triggers WHERE workspace_id = ? AND job_id = ?`, workspaceID, id)
 		if err != nil {
 			return err

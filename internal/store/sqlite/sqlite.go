@@ -75,6 +75,7 @@ type Store struct {
 
 	// Owned by the writer goroutine (touched only inside write fns).
 	hooks map[string][]*hookd.Webhook // workspace → active webhooks, for fan-out
+	trigs map[string]trigState        // trigger id → its job and last use, for CallAccept
 	stmts stmts
 
 	rstmts rstmts // on the read pool
@@ -163,6 +164,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		ops:    make(chan *writeOp, maxBatchOps),
 		done:   make(chan struct{}),
 		hooks:  map[string][]*hookd.Webhook{},
+		trigs:  map[string]trigState{},
 	}
 	if err := s.stmts.prepare(ctx, wdb); err != nil {
 		wdb.Close()
@@ -304,7 +306,7 @@ var errClosed = hookd.Errorf(hookd.EUnavailable, "store closed")
 // fn runs on the writer goroutine together with other callers' fns: it must
 // not use the caller's context for statements (an interrupted statement would
 // roll back the whole shared transaction, other callers' work included), must
-// not block, and may only touch writer-owned state (s.hooks, s.stmts) from
+// not block, and may only touch writer-owned state (s.hooks, s.trigs, s.stmts) from
 // inside.
 func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return s.writeSized(ctx, 0, fn)
@@ -379,6 +381,7 @@ func (s *Store) commit(batch []*writeOp) {
 			op.done <- err
 		}
 		clear(s.hooks) // may hold state of the rolled-back transaction
+		clear(s.trigs)
 	}
 	tx, err := s.wdb.BeginTx(context.Background(), nil)
 	if err != nil {
@@ -396,6 +399,7 @@ func (s *Store) commit(batch []*writeOp) {
 		if err := call(op.fn, tx); err != nil {
 			tx.Rollback()
 			clear(s.hooks)
+			clear(s.trigs)
 			op.done <- err
 			return
 		}
@@ -421,6 +425,7 @@ func (s *Store) commit(batch []*writeOp) {
 		if err := call(op.fn, tx); err != nil {
 			errs[i] = err
 			clear(s.hooks)
+			clear(s.trigs)
 			if _, rerr := s.prepared(tx).Exec(hqRollbackTo); rerr != nil {
 				// The transaction itself is gone (e.g. an I/O error rolled it
 				// back): nobody's work survives.

@@ -232,6 +232,7 @@ func (s *Store) TriggerUpdate(ctx context.Context, t *hookd.Trigger) error {
 	var created, updated int64
 	var lastUsed sql.NullInt64
 	err = s.write(ctx, func(tx *sql.Tx) error {
+		clear(s.trigs)
 		ok, err := jobExists(tx, t.WorkspaceID, t.JobID)
 		if jobOK = ok; err != nil || !ok {
 			return err
@@ -273,6 +274,7 @@ func (s *Store) TriggerUpdate(ctx context.Context, t *hookd.Trigger) error {
 func (s *Store) TriggerDelete(ctx context.Context, workspaceID, id string) error {
 	var n int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
+		clear(s.trigs)
 		var err error
 		n, err = deleteTrigger(tx, workspaceID, id)
 		return err

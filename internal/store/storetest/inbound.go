@@ -54,6 +54,7 @@ func RunInbound(t *testing.T, open OpenInbound) {
 		{"AcceptStart", testAcceptStart},
 		{"FinishEvent", testFinishEvent},
 		{"TriggerLastUsed", testTriggerLastUsed},
+		{"AcceptFollowsTrigger", testAcceptFollowsTrigger},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

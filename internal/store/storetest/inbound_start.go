@@ -223,3 +223,31 @@ func testTriggerLastUsed(t *testing.T, open OpenInbound) {
 		}
 	}
 }
+
+// testAcceptFollowsTrigger: an accepted call runs the job its trigger has
+// now — moved to another job since the last call, the next call's run is
+// the new job's — and a trigger deleted with its job refuses calls.
+func testAcceptFollowsTrigger(t *testing.T, open OpenInbound) {
+	s := open(t)
+	ctx := context.Background()
+	ws := workspace(t, s, "a")
+	a, b := job(t, s, ws.ID, nil), job(t, s, ws.ID, nil)
+	tr, _ := trigger(t, s, a, nil)
+	if x := accept(t, s, tr, t0, `{}`, "").Execution; x.JobID != a.ID {
+		t.Fatalf("run of job %s, want the trigger's job %s", x.JobID, a.ID)
+	}
+	moved := *tr
+	moved.JobID = b.ID
+	if err := s.TriggerUpdate(ctx, &moved); err != nil {
+		t.Fatal(err)
+	}
+	// The caller may still hold the trigger as it was.
+	if x := accept(t, s, tr, t0.Add(time.Second), `{}`, "").Execution; x.JobID != b.ID {
+		t.Errorf("after the move: run of job %s, want %s", x.JobID, b.ID)
+	}
+	if err := s.JobDelete(ctx, ws.ID, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.CallAccept(ctx, hookd.CallAcceptParams{Trigger: &moved, Input: json.RawMessage(`{}`), Now: t0.Add(2 * time.Second)})
+	wantCode(t, "CallAccept after the trigger's job was deleted", err, hookd.ENotFound)
+}
