@@ -259,14 +259,29 @@ func (s *Store) decideCall(tx writeTx, p *hookd.CallAcceptParams, run *hookd.Exe
 // concurrency and no earlier due run of it waits; nil (nothing written)
 // otherwise.
 func (s *Store) startRun(tx writeTx, x *hookd.Execution, st *hookd.ExecStart, cl *hookd.Call, now time.Time) (*hookd.ClaimedExecution, error) {
-	// One statement: the job, when it has room under its concurrency and no
-	// earlier due run of it waits.
-	j, err := scanJob(tx.QueryRow(hqCall12, x.JobID, x.WorkspaceID, us(now)))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil // gone, busy or behind its queue: the run queues
+	// The job (through the writer's cache), then whether it has room under
+	// its concurrency and no earlier due run of it waits.
+	j, ok := s.jobs[x.JobID]
+	if !ok || j.WorkspaceID != x.WorkspaceID {
+		var err error
+		j, err = scanJob(tx.QueryRow(hqExecution17, x.JobID, x.WorkspaceID))
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, nil // gone: the run queues (and is canceled with its job)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(s.jobs) >= 10000 {
+			clear(s.jobs)
+		}
+		s.jobs[x.JobID] = j
 	}
-	if err != nil {
+	var room bool
+	if err := tx.QueryRow(hqCall12, max(j.Concurrency, 1), x.WorkspaceID, x.JobID, x.WorkspaceID, x.JobID, us(now)).Scan(&room); err != nil {
 		return nil, err
+	}
+	if !room {
+		return nil, nil // busy or behind its queue: the run queues
 	}
 	// last_run_at: exact for a scheduled job (its next "every" run counts
 	// from it), else kept to the second like a trigger's last_used_at.
@@ -274,7 +289,8 @@ func (s *Store) startRun(tx writeTx, x *hookd.Execution, st *hookd.ExecStart, cl
 		if _, err := tx.Exec(hqExecution14, us(now), x.JobID); err != nil {
 			return nil, err
 		}
-		j.LastRunAt = &now
+		ran := now
+		j.LastRunAt = &ran // the cached row too: it is the database's now
 	}
 	lease := now.Add(st.Lease)
 	x.Status, x.StartedAt = hookd.ExecRunning, &now
@@ -458,12 +474,10 @@ var hqCall9 = hot(`INSERT INTO trigger_cooldowns (trigger_id, workspace_id, wind
 			leading_execution_id = excluded.leading_execution_id, trailing_execution_id = NULL`)
 var hqCall10 = hot(`SELECT ` + executionCols + ` FROM executions WHERE id = ? AND workspace_id = ?`)
 var hqCall11 = hot(`UPDATE triggers SET last_used_at = ? WHERE id = ?`)
-var hqCall12 = hot(`SELECT ` + jobCols + ` FROM jobs
-				WHERE id = ? AND workspace_id = ?
-					AND max(concurrency, 1) > (SELECT COUNT(*) FROM executions
-						WHERE workspace_id = jobs.workspace_id AND job_id = jobs.id AND status = 'running')
-					AND NOT EXISTS (SELECT 1 FROM executions
-						WHERE workspace_id = jobs.workspace_id AND job_id = jobs.id AND status = 'queued' AND run_at <= ?)`)
+var hqCall12 = hot(`SELECT ? > (SELECT COUNT(*) FROM executions
+					WHERE workspace_id = ? AND job_id = ? AND status = 'running')
+				AND NOT EXISTS (SELECT 1 FROM executions
+					WHERE workspace_id = ? AND job_id = ? AND status = 'queued' AND run_at <= ?)`)
 var hqCall13 = hot(`INSERT INTO executions (id, workspace_id, job_id, trigger_id, source, status, input, result, reason,
 				created, run_at, period, started_at, finished_at, duration_ms, lease_until, lease_owner, call_method, call_ip)
 				VALUES (?, ?, ?, ?, ?, 'running', ?, NULL, '', ?, ?, NULL, ?, NULL, 0, ?, ?, ?, ?)`)

@@ -273,6 +273,7 @@ func (s *Store) ExecutionsClaim(ctx context.Context, p hookd.ExecClaimParams) ([
 				if _, err := tx.Exec(hqExecution14, us(now), c.job); err != nil {
 					return err
 				}
+				delete(s.jobs, c.job)
 				js.ran = true
 				js.job.LastRunAt = &now
 			}

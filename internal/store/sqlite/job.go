@@ -180,6 +180,7 @@ func (s *Store) JobUpdate(ctx context.Context, j *hookd.Job) error {
 	var created, updated int64
 	var lastRun sql.NullInt64
 	err = s.write(ctx, func(tx *sql.Tx) error {
+		delete(s.jobs, j.ID)
 		err := tx.QueryRow(`UPDATE jobs SET name = ?, kind = ?, config = ?, concurrency = ?, timeout_seconds = ?,
 				schedule = ?, owner_id = ?, from_config = ?, updated = MAX(?, updated + 1)
 			WHERE id = ? AND workspace_id = ? RETURNING created, updated, last_run_at`,
@@ -213,6 +214,7 @@ func (s *Store) JobDelete(ctx context.Context, workspaceID, id string) error {
 	var n int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		clear(s.trigs) // its triggers go with it
+		delete(s.jobs, id)
 		rows, err := tx.Query(`SELECT id FROM triggers WHERE workspace_id = ? AND job_id = ?`, workspaceID, id)
 		if err != nil {
 			return err

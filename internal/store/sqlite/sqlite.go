@@ -76,6 +76,7 @@ type Store struct {
 	// Owned by the writer goroutine (touched only inside write fns).
 	hooks map[string][]*hookd.Webhook // workspace → active webhooks, for fan-out
 	trigs map[string]trigState        // trigger id → its job and last use, for CallAccept
+	jobs  map[string]*hookd.Job       // job id → its row, for CallAccept's runs started at once
 	stmts stmts
 
 	rstmts rstmts // on the read pool
@@ -165,6 +166,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		done:   make(chan struct{}),
 		hooks:  map[string][]*hookd.Webhook{},
 		trigs:  map[string]trigState{},
+		jobs:   map[string]*hookd.Job{},
 	}
 	if err := s.stmts.prepare(ctx, wdb); err != nil {
 		wdb.Close()
@@ -306,7 +308,8 @@ var errClosed = hookd.Errorf(hookd.EUnavailable, "store closed")
 // fn runs on the writer goroutine together with other callers' fns: it must
 // not use the caller's context for statements (an interrupted statement would
 // roll back the whole shared transaction, other callers' work included), must
-// not block, and may only touch writer-owned state (s.hooks, s.trigs, s.stmts) from
+// not block, and may only touch writer-owned state (s.hooks, s.trigs, s.jobs,
+// s.stmts) from
 // inside.
 func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return s.writeSized(ctx, 0, fn)
@@ -382,6 +385,7 @@ func (s *Store) commit(batch []*writeOp) {
 		}
 		clear(s.hooks) // may hold state of the rolled-back transaction
 		clear(s.trigs)
+		clear(s.jobs)
 	}
 	tx, err := s.wdb.BeginTx(context.Background(), nil)
 	if err != nil {
@@ -400,6 +404,7 @@ func (s *Store) commit(batch []*writeOp) {
 			tx.Rollback()
 			clear(s.hooks)
 			clear(s.trigs)
+			clear(s.jobs)
 			op.done <- err
 			return
 		}
@@ -426,6 +431,7 @@ func (s *Store) commit(batch []*writeOp) {
 			errs[i] = err
 			clear(s.hooks)
 			clear(s.trigs)
+			clear(s.jobs)
 			if _, rerr := s.prepared(tx).Exec(hqRollbackTo); rerr != nil {
 				// The transaction itself is gone (e.g. an I/O error rolled it
 				// back): nobody's work survives.

@@ -143,6 +143,20 @@ func testAcceptStart(t *testing.T, open OpenInbound) {
 	if again.Started.Deliveries != 0 {
 		t.Errorf("inline run without subscribers: Deliveries %d, want 0", again.Started.Deliveries)
 	}
+
+	// The job as it is now: its concurrency raised, the next call has room.
+	one := job(t, s, ws.ID, func(j *hookd.Job) { j.Concurrency = 1 })
+	oneTr, _ := trigger(t, s, one, nil)
+	if r := acceptStart(t, s, oneTr, at, `{}`, st); r.Started == nil {
+		t.Fatalf("first run of an idle job: %s, want started", r.Execution.Status)
+	}
+	one.Concurrency = 2
+	if err := s.JobUpdate(context.Background(), one); err != nil {
+		t.Fatal(err)
+	}
+	if r := acceptStart(t, s, oneTr, at.Add(time.Millisecond), `{}`, st); r.Started == nil {
+		t.Errorf("second run after concurrency 1 → 2: %s, want started", r.Execution.Status)
+	}
 }
 
 // testFinishEvent: ExecFinishParams.Event is published in the finishing
