@@ -49,6 +49,12 @@ type Options struct {
 	// Now is the clock for methods that take no time argument (created and
 	// updated stamps, DeliveriesRelease). Default time.Now.
 	Now func() time.Time
+
+	// Tests shorten these: the WAL size past which the writer catches up
+	// (default walSizeLimit) and the checkpointer's interval (default
+	// checkpointInterval).
+	walLimit        int64
+	checkpointEvery time.Duration
 }
 
 // Store is a hookd.Store on SQLite. It is safe for concurrent use. Only one
@@ -69,6 +75,12 @@ type Store struct {
 	done   chan struct{}
 
 	commits, writes atomic.Int64 // group commit counters, see WriteStats
+
+	walFull   atomic.Bool  // the checkpointer asks the writer to catch up
+	catchUps  atomic.Int64 // checkpoints run by the writer (catchUp)
+	pageSize  int
+	walLimit  int64         // Options.walLimit
+	ckptEvery time.Duration // Options.checkpointEvery
 
 	prep prepCache    // statements prepared on wdb (see prepared.go)
 	busy atomic.Int64 // nanoseconds the writer spent in transactions
@@ -104,6 +116,12 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.walLimit <= 0 {
+		opts.walLimit = walSizeLimit
+	}
+	if opts.checkpointEvery <= 0 {
+		opts.checkpointEvery = checkpointInterval
+	}
 
 	common := url.Values{}
 	common.Add("_pragma", "busy_timeout(10000)")
@@ -118,6 +136,8 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	// commits of the writer: a checkpoint copies pages into the database file
 	// and syncs it, which would stall every caller of that group commit.
 	wq.Add("_pragma", "wal_autocheckpoint(0)")
+	// When the WAL starts over (see catchUp), its file is cut back to this.
+	wq.Add("_pragma", fmt.Sprintf("journal_size_limit(%d)", opts.walLimit))
 	wq.Set("_txlock", "immediate")
 	wdb, err := sql.Open("sqlite", "file:"+path+"?"+wq.Encode())
 	if err != nil {
@@ -130,6 +150,11 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err := migrate(ctx, wdb); err != nil {
 		wdb.Close()
 		return nil, err
+	}
+	var pageSize int
+	if err := wdb.QueryRowContext(ctx, "PRAGMA page_size").Scan(&pageSize); err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
 
 	rq := cloneValues(common)
@@ -155,18 +180,21 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 
 	s := &Store{
-		wdb:    wdb,
-		rdb:    rdb,
-		cdb:    cdb,
-		cpStop: make(chan struct{}),
-		cpDone: make(chan struct{}),
-		sealer: opts.Sealer,
-		now:    opts.Now,
-		ops:    make(chan *writeOp, maxBatchOps),
-		done:   make(chan struct{}),
-		hooks:  map[string][]*hookd.Webhook{},
-		trigs:  map[string]trigState{},
-		jobs:   map[string]*hookd.Job{},
+		pageSize:  pageSize,
+		walLimit:  opts.walLimit,
+		ckptEvery: opts.checkpointEvery,
+		wdb:       wdb,
+		rdb:       rdb,
+		cdb:       cdb,
+		cpStop:    make(chan struct{}),
+		cpDone:    make(chan struct{}),
+		sealer:    opts.Sealer,
+		now:       opts.Now,
+		ops:       make(chan *writeOp, maxBatchOps),
+		done:      make(chan struct{}),
+		hooks:     map[string][]*hookd.Webhook{},
+		trigs:     map[string]trigState{},
+		jobs:      map[string]*hookd.Job{},
 	}
 	if err := s.stmts.prepare(ctx, wdb); err != nil {
 		wdb.Close()
@@ -241,13 +269,23 @@ func (s *Store) Close() error {
 // frames into the database file.
 const checkpointInterval = 250 * time.Millisecond
 
+// walSizeLimit is the WAL size (bytes) past which the writer lets a
+// checkpoint catch up (catchUp), and to which the file is cut back once the
+// WAL starts over.
+const walSizeLimit = 64 << 20
+
 // checkpointer runs passive WAL checkpoints beside the writer (the writer's
 // own automatic checkpoints are off), so commits never wait for one. After a
 // complete checkpoint SQLite starts the WAL over from its beginning, which
-// keeps the file from growing.
+// keeps the file from growing. Under a steady stream of commits, though, a
+// checkpoint beside the writer never completes: each one copies what was
+// committed when it began, the writer has appended more by the time it ends,
+// and the WAL grows without bound (1 GiB in 30 s of accepted trigger calls).
+// So once the WAL holds more than its limit (walSizeLimit), the checkpointer
+// asks the writer to catch up (see catchUp).
 func (s *Store) checkpointer() {
 	defer close(s.cpDone)
-	t := time.NewTicker(checkpointInterval)
+	t := time.NewTicker(s.ckptEvery)
 	defer t.Stop()
 	last := int64(-1)
 	for {
@@ -261,10 +299,34 @@ func (s *Store) checkpointer() {
 		} else {
 			last = n
 		}
-		if _, err := s.cdb.Exec("PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
+		var busy, frames, copied int64
+		if err := s.cdb.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied); err != nil {
 			continue // busy or closing: the next tick tries again
 		}
+		if frames*int64(s.pageSize) > s.walLimit {
+			// Copy what was committed during that checkpoint too, so that
+			// the writer's catch-up has little left to copy.
+			if _, err := s.cdb.Exec("PRAGMA wal_checkpoint(PASSIVE)"); err == nil {
+				s.walFull.Store(true)
+			}
+		}
 	}
+}
+
+// catchUp runs on the writer between two groups when the checkpointer found
+// the WAL past its limit: a passive checkpoint with no commit beside it
+// copies the rest of the WAL (what the checkpointer left is at most one
+// interval's commits), so that the next group's transaction starts the WAL
+// over from its beginning and cuts the file back to the limit. It stalls
+// the writer for that copy, about once per limit's worth of WAL. A reader
+// still on an old snapshot can keep it from completing; the checkpointer
+// asks again.
+func (s *Store) catchUp() {
+	if !s.walFull.Swap(false) {
+		return
+	}
+	s.wdb.Exec("PRAGMA wal_checkpoint(PASSIVE)") // busy: asked again later
+	s.catchUps.Add(1)
 }
 
 // Ping checks that both the read pool and the writer answer.
@@ -369,6 +431,7 @@ func (s *Store) writer() {
 			}
 		}
 		start := writerClock()
+		s.catchUp()
 		s.commit(batch)
 		s.busy.Add(writerClock() - start)
 		clear(batch)
