@@ -32,12 +32,7 @@ func TestInbound(t *testing.T) {
 func TestTriggerSecretsAtRest(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "hookd.db")
-	s := open(t, path, sqlite.Options{})
-	ws := &hookd.Workspace{Name: "w"}
-	if err := s.WorkspaceCreate(ctx, ws); err != nil {
-		t.Fatal(err)
-	}
+	path, s, ws := openWorkspace(t)
 	j := &hookd.Job{WorkspaceID: ws.ID, Name: "j", Kind: hookd.JobHTTP}
 	if err := s.JobCreate(ctx, j); err != nil {
 		t.Fatal(err)
@@ -198,12 +193,7 @@ func TestAcceptedCallsOnExecutions(t *testing.T) {
 func eventTrigger(t *testing.T, concurrency int, events string) (string, *sqlite.Store, *hookd.Workspace, *hookd.Trigger) {
 	t.Helper()
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "hookd.db")
-	s := open(t, path, sqlite.Options{})
-	ws := &hookd.Workspace{Name: "w"}
-	if err := s.WorkspaceCreate(ctx, ws); err != nil {
-		t.Fatal(err)
-	}
+	path, s, ws := openWorkspace(t)
 	if events != "" {
 		wh := &hookd.Webhook{WorkspaceID: ws.ID, URL: "https://x", Active: true, Secret: "whsec_s", Events: []string{events}}
 		if err := s.WebhookCreate(ctx, wh); err != nil {

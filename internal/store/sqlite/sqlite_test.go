@@ -46,6 +46,19 @@ func open(tb testing.TB, path string, opts sqlite.Options) *sqlite.Store {
 	return s
 }
 
+// openWorkspace opens a store at a new path (default options) with one
+// workspace in it.
+func openWorkspace(t *testing.T) (string, *sqlite.Store, *hookd.Workspace) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "hookd.db")
+	s := open(t, path, sqlite.Options{})
+	ws := &hookd.Workspace{Name: "w"}
+	if err := s.WorkspaceCreate(context.Background(), ws); err != nil {
+		t.Fatal(err)
+	}
+	return path, s, ws
+}
+
 func TestStore(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T) hookd.Store {
@@ -91,12 +104,7 @@ func TestPragmas(t *testing.T) {
 func TestSecretsAtRest(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "hookd.db")
-	s := open(t, path, sqlite.Options{})
-	ws := &hookd.Workspace{Name: "w"}
-	if err := s.WorkspaceCreate(ctx, ws); err != nil {
-		t.Fatal(err)
-	}
+	path, s, ws := openWorkspace(t)
 	exp := time.Now().Add(time.Hour)
 	wh := &hookd.Webhook{WorkspaceID: ws.ID, URL: "https://x", Active: true, Secret: "whsec_CURRENTplaintext",
 		PreviousSecret: "whsec_PREVIOUSplaintext", PreviousSecretExpiresAt: &exp}
