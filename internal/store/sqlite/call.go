@@ -136,8 +136,8 @@ type trigState struct {
 // trigger reads tr's row as stored (ENotFound when deleted meanwhile) through
 // the writer's cache, s.trigs: every write that can change a trigger's job or
 // remove it (TriggerUpdate, TriggerDelete, JobDelete) clears the cache, and
-// so does a rolled-back write (see commit), so that it never holds what the
-// database does not.
+// so does a rolled-back write (forgetWrites), so that it never holds what
+// the database does not.
 func (s *Store) trigger(tx writeTx, tr *hookd.Trigger) (trigState, error) {
 	if ts, ok := s.trigs[tr.ID]; ok && ts.workspaceID == tr.WorkspaceID {
 		return ts, nil
@@ -155,6 +155,27 @@ func (s *Store) trigger(tx writeTx, tr *hookd.Trigger) (trigState, error) {
 	}
 	s.trigs[tr.ID] = ts
 	return ts, nil
+}
+
+// job reads a job's row through the writer's cache, s.jobs (nil when it is
+// not the workspace's): JobUpdate, JobDelete and a claim that moves its
+// last_run_at drop its entry, as does a rolled-back write (forgetWrites).
+func (s *Store) job(tx writeTx, workspaceID, id string) (*hookd.Job, error) {
+	if j, ok := s.jobs[id]; ok && j.WorkspaceID == workspaceID {
+		return j, nil
+	}
+	j, err := scanJob(tx.QueryRow(hqExecution17, id, workspaceID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(s.jobs) >= 10000 {
+		clear(s.jobs)
+	}
+	s.jobs[id] = j
+	return j, nil
 }
 
 // decideCall applies dedup, then the cooldown, then makes a new run (a copy
@@ -259,22 +280,11 @@ func (s *Store) decideCall(tx writeTx, p *hookd.CallAcceptParams, run *hookd.Exe
 // concurrency and no earlier due run of it waits; nil (nothing written)
 // otherwise.
 func (s *Store) startRun(tx writeTx, x *hookd.Execution, st *hookd.ExecStart, cl *hookd.Call, now time.Time) (*hookd.ClaimedExecution, error) {
-	// The job (through the writer's cache), then whether it has room under
-	// its concurrency and no earlier due run of it waits.
-	j, ok := s.jobs[x.JobID]
-	if !ok || j.WorkspaceID != x.WorkspaceID {
-		var err error
-		j, err = scanJob(tx.QueryRow(hqExecution17, x.JobID, x.WorkspaceID))
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, nil // gone: the run queues (and is canceled with its job)
-		}
-		if err != nil {
-			return nil, err
-		}
-		if len(s.jobs) >= 10000 {
-			clear(s.jobs)
-		}
-		s.jobs[x.JobID] = j
+	// The job, then whether it has room under its concurrency and no
+	// earlier due run of it waits.
+	j, err := s.job(tx, x.WorkspaceID, x.JobID)
+	if j == nil || err != nil {
+		return nil, err // gone: the run queues (and is canceled with its job)
 	}
 	var room bool
 	if err := tx.QueryRow(hqCall12, max(j.Concurrency, 1), x.WorkspaceID, x.JobID, x.WorkspaceID, x.JobID, us(now)).Scan(&room); err != nil {
@@ -392,17 +402,7 @@ func (s *Store) CallRecord(ctx context.Context, c *hookd.Call) error {
 // total count, of one disposition when f.Disposition is set.
 func (s *Store) CallList(ctx context.Context, f hookd.CallFilter) ([]hookd.Call, int, error) {
 	limit, offset := pageArgs(f.Page)
-	// Two parts: the calls rows (every disposition but accepted, and the
-	// accepted calls recorded before migration 00004) and the accepted
-	// calls kept on their executions.
-	args := []any{f.WorkspaceID, f.TriggerID}
-	if f.Disposition != "" {
-		args = append(args, f.Disposition)
-	}
-	count, list, both := callListSQL(f.Disposition)
-	if both {
-		args = append(args, f.WorkspaceID, f.TriggerID)
-	}
+	count, list, args := callListSQL(f)
 	var total int
 	if err := s.rdb.QueryRowContext(ctx, count, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("sqlite: call list: %w", err)
@@ -429,15 +429,17 @@ func (s *Store) CallList(ctx context.Context, f hookd.CallFilter) ([]hookd.Call,
 	return out, total, nil
 }
 
-// callListSQL is CallList's count and page queries for a disposition filter
-// ("" for all). Their arguments: workspace and trigger, the disposition when
-// set, and, when both is true (the accepted calls kept on executions are
-// part of the list), workspace and trigger again; the page query then takes
+// callListSQL is CallList's count and page queries for f, in two parts: the
+// calls rows (every disposition but accepted, and the accepted calls
+// recorded before migration 00004) and the accepted calls kept on their
+// executions. args are both queries' arguments; the page query then takes
 // limit and offset.
-func callListSQL(disposition string) (count, list string, both bool) {
+func callListSQL(f hookd.CallFilter) (count, list string, args []any) {
 	where := `workspace_id = ? AND trigger_id = ?`
-	if disposition != "" {
+	args = []any{f.WorkspaceID, f.TriggerID}
+	if disposition := f.Disposition; disposition != "" {
 		where += ` AND disposition = ?`
+		args = append(args, disposition)
 		if disposition != hookd.DispositionAccepted {
 			where += ` AND disposition <> 'accepted'` // calls_disposition is partial
 		}
@@ -446,14 +448,15 @@ func callListSQL(disposition string) (count, list string, both bool) {
 	// Each part in its index's order (created, then rowid: the order of
 	// insertion), merged.
 	list = `SELECT ` + callCols + `, rowid AS seq FROM calls WHERE ` + where
-	if both = disposition == "" || disposition == hookd.DispositionAccepted; both {
+	if f.Disposition == "" || f.Disposition == hookd.DispositionAccepted {
 		const accepted = ` FROM executions WHERE workspace_id = ? AND trigger_id = ? AND call_method IS NOT NULL`
 		count += ` + (SELECT COUNT(*)` + accepted + `)`
 		list += ` UNION ALL SELECT '` + hookd.PrefixCall + `' || substr(id, ` + strconv.Itoa(len(hookd.PrefixExecution)+1) + `),
 			workspace_id, trigger_id, 'accepted', id, COALESCE(call_ip, ''), call_method, ` + strconv.Itoa(http.StatusAccepted) + `, '',
 			created, rowid AS seq` + accepted
+		args = append(args, f.WorkspaceID, f.TriggerID)
 	}
-	return count, list + ` ORDER BY created DESC, seq DESC LIMIT ? OFFSET ?`, both
+	return count, list + ` ORDER BY created DESC, seq DESC LIMIT ? OFFSET ?`, args
 }
 
 // Hot statements, prepared when the store opens (see prepared.go).

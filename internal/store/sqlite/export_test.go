@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"io/fs"
 	"strings"
 	"time"
@@ -82,16 +83,13 @@ func (s *Store) QueryPlan(ctx context.Context, query string) (string, error) {
 // CallListQuery is CallList's page query for a disposition filter, its
 // arguments written in (for EXPLAIN QUERY PLAN).
 func CallListQuery(disposition string) string {
-	_, list, both := callListSQL(disposition)
-	args := []string{"'w'", "'t'"}
-	if disposition != "" {
-		args = append(args, "'"+disposition+"'")
-	}
-	if both {
-		args = append(args, "'w'", "'t'")
-	}
-	for _, a := range append(args, "10", "0") {
-		list = strings.Replace(list, "?", a, 1)
+	_, list, args := callListSQL(hookd.CallFilter{WorkspaceID: "w", TriggerID: "t", Disposition: disposition})
+	for _, a := range append(args, 10, 0) {
+		lit := fmt.Sprint(a)
+		if s, ok := a.(string); ok {
+			lit = "'" + s + "'"
+		}
+		list = strings.Replace(list, "?", lit, 1)
 	}
 	return list
 }

@@ -446,9 +446,7 @@ func (s *Store) commit(batch []*writeOp) {
 		for _, op := range batch {
 			op.done <- err
 		}
-		clear(s.hooks) // may hold state of the rolled-back transaction
-		clear(s.trigs)
-		clear(s.jobs)
+		s.forgetWrites()
 	}
 	tx, err := s.wdb.BeginTx(context.Background(), nil)
 	if err != nil {
@@ -465,9 +463,7 @@ func (s *Store) commit(batch []*writeOp) {
 		}
 		if err := call(op.fn, tx); err != nil {
 			tx.Rollback()
-			clear(s.hooks)
-			clear(s.trigs)
-			clear(s.jobs)
+			s.forgetWrites()
 			op.done <- err
 			return
 		}
@@ -492,9 +488,7 @@ func (s *Store) commit(batch []*writeOp) {
 		}
 		if err := call(op.fn, tx); err != nil {
 			errs[i] = err
-			clear(s.hooks)
-			clear(s.trigs)
-			clear(s.jobs)
+			s.forgetWrites()
 			if _, rerr := s.prepared(tx).Exec(hqRollbackTo); rerr != nil {
 				// The transaction itself is gone (e.g. an I/O error rolled it
 				// back): nobody's work survives.
@@ -518,6 +512,15 @@ func (s *Store) commit(batch []*writeOp) {
 	for i, op := range batch {
 		op.done <- errs[i]
 	}
+}
+
+// forgetWrites empties the writer's caches (s.hooks, s.trigs, s.jobs) after a
+// rollback: they may hold what the rolled-back writes made, which the
+// database no longer does.
+func (s *Store) forgetWrites() {
+	clear(s.hooks)
+	clear(s.trigs)
+	clear(s.jobs)
 }
 
 // The savepoint around each op of a batch, prepared: parsing them anew would

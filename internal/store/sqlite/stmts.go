@@ -34,8 +34,7 @@ func (st *stmts) prepare(ctx context.Context, db *sql.DB) error {
 	}{
 		{&st.eventByKey, `SELECT ` + eventCols + ` FROM events WHERE workspace_id = ? AND idempotency_key = ?`},
 		{&st.activeHooks, `SELECT ` + webhookCols + ` FROM webhooks WHERE workspace_id = ? AND active = 1 ORDER BY created, id`},
-		{&st.insertEvent, `INSERT INTO events (id, workspace_id, type, data, owner_id, idempotency_key, created, delivery_ids, data_from)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&st.insertEvent, `INSERT INTO events (` + eventRowCols + `, data_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&st.completeUpdate, completeUpdateSQL},
 	}
 	for _, l := range list {
