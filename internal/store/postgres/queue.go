@@ -539,12 +539,29 @@ func (s *Store) DeliveriesComplete(ctx context.Context, results []hookd.AttemptR
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
 	finished := false // some row left processing
+	// A 410 deactivates its webhook in the transaction: then every webhook
+	// of the batch is locked for update at once (in one sorted statement,
+	// so two batches cannot deadlock upgrading a shared lock).
+	webhookLock := `FOR SHARE`
+	for _, r := range results {
+		if r.Outcome == hookd.OutcomeDead {
+			webhookLock = `FOR NO KEY UPDATE`
+		}
+	}
 	err := s.pipelinedTx(ctx, func(tx claimQuerier) error {
 		finished = false
 		state := make(map[string]*deliveryState, len(ids))
 		b0 := &pgx.Batch{}
 		b0.Queue(`BEGIN`)
 		b0.Queue(`SELECT ` + noSeqScan)
+		// The webhooks first, locked in id order (as WebhookUpdate and
+		// DeliveryRetry take them before any delivery): whether a retry is
+		// held must be read from the webhook's current row. Read unlocked,
+		// a deactivation committed between this statement's snapshot and
+		// the deliveries' lock would be missed — its hold skips the rows
+		// still processing here — and the delivery attempted once more.
+		b0.Queue(`SELECT 1 FROM webhooks WHERE id IN (SELECT webhook_id FROM deliveries WHERE id = ANY($1))
+			ORDER BY id `+webhookLock, ids)
 		b0.Queue(`SELECT d.id, d.workspace_id, d.webhook_id, d.status, d.attempts, d.auto_attempts,
 				d.next_attempt_at, d.delivered_at, d.lease_until, d.lease_owner, d.paused, d.manual, d.last_status_code, d.last_error, w.active
 			FROM deliveries d LEFT JOIN webhooks w ON w.id = d.webhook_id
@@ -705,23 +722,29 @@ func (s *Store) DeliveriesComplete(ctx context.Context, results []hookd.AttemptR
 	return nil
 }
 
-// requeueSQL returns processing rows (chosen by the condition appended to
-// it, over d) to pending, due at $1 (or earlier if they were due earlier,
-// keeping their place in line); held if the webhook is now inactive, dead if
-// it was deleted. The rows are locked first, so a result recorded
-// concurrently wins or loses cleanly (the status is re-checked after the
-// lock).
-const requeueSQL = `WITH x AS (
-		SELECT d.id, w.active FROM deliveries d LEFT JOIN webhooks w ON w.id = d.webhook_id
-		WHERE d.status = 'processing' AND `
-
-const requeueTailSQL = ` FOR UPDATE OF d)
+// requeueSQL returns processing rows (chosen by cond, over d) to pending,
+// due at $1 (or earlier if they were due earlier, keeping their place in
+// line); held if the webhook is now inactive, dead if it was deleted. Their
+// webhooks are locked first (shared, in id order, as DeliveriesComplete
+// does), so whether the webhook is active is read from its current row, not
+// from before a deactivation that committed meanwhile. The rows are locked
+// next, so a result recorded concurrently wins or loses cleanly (the status
+// is re-checked after the lock).
+func requeueSQL(cond string) string {
+	return `WITH w AS MATERIALIZED (
+		SELECT id, active FROM webhooks
+		WHERE id IN (SELECT d.webhook_id FROM deliveries d WHERE d.status = 'processing' AND ` + cond + `)
+		ORDER BY id FOR SHARE),
+	x AS (
+		SELECT d.id, w.active FROM deliveries d LEFT JOIN w ON w.id = d.webhook_id
+		WHERE d.status = 'processing' AND ` + cond + ` FOR UPDATE OF d)
 	UPDATE deliveries d SET
 		status = CASE WHEN x.active IS NULL THEN 'dead' ELSE 'pending' END,
 		paused = COALESCE(NOT x.active, false),
 		next_attempt_at = CASE WHEN x.active IS NULL THEN NULL ELSE LEAST(COALESCE(d.next_attempt_at, $1), $1) END,
 		lease_until = NULL, lease_owner = NULL, updated = $1
 	FROM x WHERE d.id = x.id`
+}
 
 // DeliveriesRelease returns claimed deliveries that were never attempted to
 // pending, due at once (the store's clock); ids not processing are ignored.
@@ -729,7 +752,7 @@ func (s *Store) DeliveriesRelease(ctx context.Context, ids []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	tag, err := s.pool.Exec(ctx, requeueSQL+`d.id = ANY($2)`+requeueTailSQL, trunc(s.now()), ids)
+	tag, err := s.pool.Exec(ctx, requeueSQL(`d.id = ANY($2)`), trunc(s.now()), ids)
 	if err != nil {
 		return fmt.Errorf("postgres: deliveries release: %w", err)
 	}
@@ -743,7 +766,7 @@ func (s *Store) DeliveriesRelease(ctx context.Context, ids []string) error {
 // to pending and reports how many. It scans only the in-flight rows
 // (deliveries_lease is a partial index of them).
 func (s *Store) DeliveriesReap(ctx context.Context, now time.Time) (int, error) {
-	tag, err := s.pool.Exec(ctx, requeueSQL+`d.lease_until < $1`+requeueTailSQL, trunc(now))
+	tag, err := s.pool.Exec(ctx, requeueSQL(`d.lease_until < $1`), trunc(now))
 	if err != nil {
 		return 0, fmt.Errorf("postgres: deliveries reap: %w", err)
 	}
