@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/internal/store/postgres"
 )
 
 // TestHoldRacesDeactivation: a deactivation (WebhookUpdate's two statements)
@@ -23,24 +24,24 @@ func TestHoldRacesDeactivation(t *testing.T) {
 		name string
 		// prepare brings the delivery to the state the operation starts
 		// from; op records it.
-		prepare func(t *testing.T, s storeOps, d hookd.ClaimedDelivery)
-		op      func(s storeOps, ws string, d hookd.ClaimedDelivery) error
+		prepare func(t *testing.T, s *postgres.Store, d hookd.ClaimedDelivery)
+		op      func(s *postgres.Store, ws string, d hookd.ClaimedDelivery) error
 	}{
-		{"RetryResult", nil, func(s storeOps, _ string, d hookd.ClaimedDelivery) error {
+		{"RetryResult", nil, func(s *postgres.Store, _ string, d hookd.ClaimedDelivery) error {
 			now := time.Now()
 			return s.DeliveriesComplete(ctx, []hookd.AttemptResult{{DeliveryID: d.ID, WebhookID: d.WebhookID, Outcome: hookd.OutcomeRetry,
 				Attempt: hookd.Attempt{StatusCode: 500}, NextAttemptAt: now.Add(-time.Second), Now: now}})
 		}},
-		{"Release", nil, func(s storeOps, _ string, d hookd.ClaimedDelivery) error {
+		{"Release", nil, func(s *postgres.Store, _ string, d hookd.ClaimedDelivery) error {
 			return s.DeliveriesRelease(ctx, []string{d.ID})
 		}},
-		{"ManualRetry", func(t *testing.T, s storeOps, d hookd.ClaimedDelivery) {
+		{"ManualRetry", func(t *testing.T, s *postgres.Store, d hookd.ClaimedDelivery) {
 			now := time.Now()
 			if err := s.DeliveriesComplete(ctx, []hookd.AttemptResult{{DeliveryID: d.ID, WebhookID: d.WebhookID, Outcome: hookd.OutcomeFailed,
 				Attempt: hookd.Attempt{StatusCode: 500}, Now: now}}); err != nil {
 				t.Fatal(err)
 			}
-		}, func(s storeOps, ws string, d hookd.ClaimedDelivery) error {
+		}, func(s *postgres.Store, ws string, d hookd.ClaimedDelivery) error {
 			_, err := s.DeliveryRetry(ctx, ws, d.ID, time.Now().Add(-time.Second))
 			return err
 		}},
@@ -154,11 +155,4 @@ func TestHoldRacesDeactivation(t *testing.T) {
 			}
 		})
 	}
-}
-
-// storeOps is what TestHoldRacesDeactivation records through.
-type storeOps interface {
-	DeliveriesComplete(ctx context.Context, results []hookd.AttemptResult) error
-	DeliveriesRelease(ctx context.Context, ids []string) error
-	DeliveryRetry(ctx context.Context, workspaceID, id string, now time.Time) (*hookd.Delivery, error)
 }
