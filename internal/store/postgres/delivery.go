@@ -135,12 +135,7 @@ func (s *Store) DeliveryRetry(ctx context.Context, workspaceID, id string, now t
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		var status string
 		var active *bool
-		// The webhook first (as DeliveriesComplete takes it), so that its
-		// active flag is read as it is now, not from before a deactivation
-		// that commits meanwhile (whose hold would skip this row, not yet
-		// pending).
-		if _, err := tx.Exec(ctx, `SELECT 1 FROM webhooks
-			WHERE id = (SELECT webhook_id FROM deliveries WHERE id = $1 AND workspace_id = $2) FOR SHARE`, id, workspaceID); err != nil {
+		if _, err := tx.Exec(ctx, lockWebhooksSQL(`FOR SHARE`), []string{id}); err != nil {
 			return err
 		}
 		err := tx.QueryRow(ctx, `SELECT d.status, w.active FROM deliveries d LEFT JOIN webhooks w ON w.id = d.webhook_id

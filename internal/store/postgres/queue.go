@@ -554,14 +554,7 @@ func (s *Store) DeliveriesComplete(ctx context.Context, results []hookd.AttemptR
 		b0 := &pgx.Batch{}
 		b0.Queue(`BEGIN`)
 		b0.Queue(`SELECT ` + noSeqScan)
-		// The webhooks first, locked in id order (as WebhookUpdate and
-		// DeliveryRetry take them before any delivery): whether a retry is
-		// held must be read from the webhook's current row. Read unlocked,
-		// a deactivation committed between this statement's snapshot and
-		// the deliveries' lock would be missed — its hold skips the rows
-		// still processing here — and the delivery attempted once more.
-		b0.Queue(`SELECT 1 FROM webhooks WHERE id IN (SELECT webhook_id FROM deliveries WHERE id = ANY($1))
-			ORDER BY id `+webhookLock, ids)
+		b0.Queue(lockWebhooksSQL(webhookLock), ids)
 		b0.Queue(`SELECT d.id, d.workspace_id, d.webhook_id, d.status, d.attempts, d.auto_attempts,
 				d.next_attempt_at, d.delivered_at, d.lease_until, d.lease_owner, d.paused, d.manual, d.last_status_code, d.last_error, w.active
 			FROM deliveries d LEFT JOIN webhooks w ON w.id = d.webhook_id
@@ -720,6 +713,18 @@ func (s *Store) DeliveriesComplete(ctx context.Context, results []hookd.AttemptR
 		s.wake(hookd.WakeDeliveries)
 	}
 	return nil
+}
+
+// lockWebhooksSQL locks the webhooks of the deliveries $1 (ids) in id order
+// with lock ("FOR SHARE", or "FOR NO KEY UPDATE" to change them), before
+// anything reads whether they are active and decides on that whether a
+// delivery is held (DeliveriesComplete, DeliveryRetry; requeueSQL does the
+// same in its own statement). WebhookUpdate also takes the webhook before the
+// deliveries. Read unlocked, a deactivation committed between the reading
+// statement's snapshot and the deliveries' lock would be missed — its hold
+// skips rows still processing — and the delivery attempted once more.
+func lockWebhooksSQL(lock string) string {
+	return `SELECT 1 FROM webhooks WHERE id IN (SELECT webhook_id FROM deliveries WHERE id = ANY($1)) ORDER BY id ` + lock
 }
 
 // requeueSQL returns processing rows (chosen by cond, over d) to pending,
