@@ -207,7 +207,7 @@ const insertEventBatchSQL = `WITH fp AS (
 		ORDER BY x.n
 		ON CONFLICT (workspace_id, idempotency_key) WHERE idempotency_key <> '' DO NOTHING
 		RETURNING id, workspace_id, type, created),
-	room AS (
+	room AS MATERIALIZED (
 		SELECT w.id, least(w.took, $17::int - w.before - (SELECT count(*) FROM deliveries d
 			WHERE d.workspace_id = w.ws AND d.webhook_id = w.id AND d.status = 'processing'
 			  AND d.lease_owner IS DISTINCT FROM $18::text)) AS n
