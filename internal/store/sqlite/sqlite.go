@@ -139,6 +139,13 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	// When the WAL starts over (see catchUp), its file is cut back to this.
 	wq.Add("_pragma", fmt.Sprintf("journal_size_limit(%d)", opts.walLimit))
 	wq.Set("_txlock", "immediate")
+	if sync == "FULL" {
+		// The writer's WAL appends go out a few writes per commit (walbuf.go).
+		if err := registerWALBuf(); err != nil {
+			return nil, err
+		}
+		wq.Set("vfs", walBufVFS)
+	}
 	wdb, err := sql.Open("sqlite", "file:"+path+"?"+wq.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
