@@ -13,6 +13,9 @@
 #   scripts/bench.sh inbound-ab # accepted calls (token) of two builds, HOOKD_BIN_A and HOOKD_BIN_B,
 #                               # alternated round by round on fresh servers: req/s and the server's
 #                               # CPU time per call (what a change to the accept path is judged by)
+#   scripts/bench.sh floor      # the least a durable accept costs here (bench/floor: a body fsynced per
+#                               # group to a file, or one SQLite row per call), then hookd's accepted
+#                               # calls (token), each beside the ceiling as `inbound` measures it
 #   scripts/bench.sh split      # the machine's own cost of splitting one load over three processes:
 #                               # one vs three bench/relay (acknowledge, then forward; no database)
 #                               # behind bench/rrproxy, the pg-cluster shape without hookd, alternated
@@ -24,7 +27,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-what=${1:?usage: scripts/bench.sh outbound|inbound|inbound-ab|backlog|pg|pg-cluster|split}
+what=${1:?usage: scripts/bench.sh outbound|inbound|inbound-ab|floor|backlog|pg|pg-cluster|split}
 work=$(mktemp -d)
 pgdir=
 cleanup() {
@@ -195,6 +198,29 @@ split)
   echo "== one vs three bench/relay behind bench/rrproxy (-n 20000 -c 32; ${ROUNDS:-3} rounds alternated, medians)"
   printf 'one relay %.0f deliveries/s, three relays %.0f deliveries/s\n' "$one" "$three"
   echo "three relays / one relay, per round: $(echo $ratios)  median $(echo "$ratios" | med)"
+  ;;
+floor)
+  # What a durable accept costs at its least (bench/floor: no hookd, only the
+  # body written and fsynced per group, to a file or as one SQLite row), then
+  # hookd's accepted calls as in `inbound`, each beside the ceiling.
+  floor=$work/floor
+  go build -o "$floor" ./bench/floor
+  for store in file sqlite; do
+    mkdir -p "$work/floor-$store"
+    "$floor" -listen "$addr" -dir "$work/floor-$store" -store "$store" > "$work/floor-$store.log" 2>&1 &
+    echo $! > "$work/floor.pid"
+    for _ in $(seq 100); do curl -s -o /dev/null "http://$addr/" && break; sleep 0.1; done
+    printf 'NAME=floor-%s\nTRIGGER_URL=http://%s/\nHEADERS=("Content-Type: application/json")\nBODY_SIZE=1024\n' \
+      "$store" "$addr" > "$work/floor.inbound.sh"
+    echo "### bench/floor -store $store"
+    (cd "$work/bench" && scripts/inbound.sh "$work/floor.inbound.sh" | grep -A6 '^==')
+    stop_pid floor
+  done
+  start
+  job=$(api POST /v1/jobs '{"name":"bench","kind":"event","concurrency":32,"config":{"type":"bench.inbound"}}' | json "['id']")
+  tok=$(api POST /v1/triggers "{\"job_id\":\"$job\",\"rate_limit_per_minute\":100000000}" | json "['token']")
+  cd "$work/bench"
+  echo "### hookd accepted calls (token)"; HOOKD_TRIGGER_TOKEN=$tok scripts/inbound.sh adapters/hookd.inbound.sh | grep -A6 '^=='
   ;;
 inbound)
   start
