@@ -72,7 +72,9 @@ func (s *Store) CallAccept(ctx context.Context, p hookd.CallAcceptParams) (*hook
 	}
 	s.prepareExecution(&run)
 	var res *hookd.CallAcceptResult
-	err := s.write(ctx, func(rawTx *sql.Tx) error {
+	// Rerunnable: everything the fn makes (run, call, ids of its events) is
+	// made from p, run and base anew on each run, and res is set last.
+	err := s.writeRerun(ctx, len(p.Input), func(rawTx *sql.Tx) error {
 		tx := s.prepared(rawTx)
 		res = nil
 		// The trigger as stored: it may have been deleted or moved to

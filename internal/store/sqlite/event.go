@@ -36,7 +36,8 @@ func (s *Store) EventPublish(ctx context.Context, p hookd.PublishParams) (*hookd
 		Timestamp:      now,
 	}
 	var existing *hookd.Event
-	err := s.writeSized(ctx, len(data), func(tx *sql.Tx) error {
+	// Rerunnable: publishTx sets evt's deliveries and existing anew.
+	err := s.writeRerun(ctx, len(data), func(tx *sql.Tx) error {
 		var err error
 		existing, err = s.publishTx(tx, evt, "")
 		return err

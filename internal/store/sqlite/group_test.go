@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/hookd/hookd/internal/seal"
@@ -99,5 +100,101 @@ func TestGroupCommitIsolation(t *testing.T) {
 	// The blocked write's commit, then the queued ones in one transaction.
 	if commits := after.Commits - before.Commits; commits != 2 {
 		t.Errorf("%d commits for %d queued writes, want 2 (one group)", commits, n)
+	}
+}
+
+// TestGroupCommitRerun: in one group, the ops that may run again (rerun) run
+// first without savepoints; when one of them fails or panics the group starts
+// over with every op in a savepoint, so that only the failures' rows vanish,
+// and an op that is not rerunnable still runs exactly once. A group whose
+// rerunnable ops all succeed runs them without a single savepoint.
+func TestGroupCommitRerun(t *testing.T) {
+	errBoom := errors.New("boom")
+	for _, tc := range []struct {
+		name       string
+		rerun      func(i int) bool
+		fails      func(i int) bool // after its insert
+		panics     int              // this op panics after its insert (-1: none)
+		savepoints func(n int) int64
+	}{
+		{name: "AllRerunAllSucceed", rerun: func(int) bool { return true }, fails: func(int) bool { return false }, panics: -1,
+			savepoints: func(int) int64 { return 0 }},
+		{name: "AllRerunSomeFail", rerun: func(int) bool { return true }, fails: func(i int) bool { return i%5 == 3 }, panics: 7,
+			savepoints: func(n int) int64 { return int64(n) }},
+		{name: "MixedRerunFails", rerun: func(i int) bool { return i%3 != 0 }, fails: func(i int) bool { return i%4 == 1 }, panics: -1,
+			savepoints: func(n int) int64 { return int64(n) }},
+		{name: "MixedOnlySavedFail", rerun: func(i int) bool { return i%2 == 0 }, fails: func(i int) bool { return i%2 == 1 && i%3 == 0 }, panics: -1,
+			savepoints: func(n int) int64 { return int64(n / 2) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s, err := Open(context.Background(), filepath.Join(t.TempDir(), "x.db"), Options{Sealer: walSealer(t)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			ctx := context.Background()
+			release, blocked := make(chan struct{}), make(chan struct{})
+			go s.write(ctx, func(tx *sql.Tx) error { close(blocked); <-release; return nil })
+			<-blocked
+			before, sp := s.WriteStats(), s.savepoints.Load()
+
+			const n = 30
+			runs := make([]atomic.Int32, n)
+			errs := make([]error, n)
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Go(func() {
+					errs[i] = s.enqueue(&writeOp{ctx: ctx, rerun: tc.rerun(i), fn: func(tx *sql.Tx) error {
+						runs[i].Add(1)
+						if _, err := tx.Exec(`INSERT INTO workspaces (id, name, created) VALUES (?, ?, 0)`, fmt.Sprint("ws_", i), fmt.Sprint("name", i)); err != nil {
+							return err
+						}
+						if i == tc.panics {
+							panic("fn panicked")
+						}
+						if tc.fails(i) {
+							return errBoom
+						}
+						return nil
+					}})
+				})
+			}
+			for len(s.ops) < n {
+				runtime.Gosched()
+			}
+			close(release)
+			wg.Wait()
+
+			rows, err := s.rdb.Query(`SELECT id FROM workspaces`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]bool{}
+			for rows.Next() {
+				var id string
+				rows.Scan(&id)
+				got[id] = true
+			}
+			rows.Close()
+			for i := range n {
+				failed := tc.fails(i) || i == tc.panics
+				if (errs[i] != nil) != failed {
+					t.Errorf("write %d: %v, want failed=%v", i, errs[i], failed)
+				}
+				if got[fmt.Sprint("ws_", i)] == failed {
+					t.Errorf("write %d: row present=%v, want %v", i, !failed, failed)
+				}
+				if r := runs[i].Load(); !tc.rerun(i) && r != 1 {
+					t.Errorf("write %d (not rerunnable) ran %d times, want once", i, r)
+				}
+			}
+			if commits := s.WriteStats().Commits - before.Commits; commits != 2 {
+				t.Errorf("%d commits, want 2 (one group)", commits)
+			}
+			if got, want := s.savepoints.Load()-sp, tc.savepoints(n); got != want {
+				t.Errorf("%d ops ran in savepoints, want %d", got, want)
+			}
+		})
 	}
 }
