@@ -73,8 +73,9 @@ func (s *Store) CallAccept(ctx context.Context, p hookd.CallAcceptParams) (*hook
 	s.prepareExecution(&run)
 	var res *hookd.CallAcceptResult
 	// Rerunnable: everything the fn makes (run, call, ids of its events) is
-	// made from p, run and base anew on each run, and res is set last.
-	err := s.writeRerun(ctx, len(p.Input), func(rawTx *sql.Tx) error {
+	// made from p, run and base anew on each run, and res is set last. It
+	// keeps s.rooms (startRun and decideCall account for its runs).
+	err := s.enqueue(&writeOp{ctx: ctx, size: len(p.Input), rerun: true, keepRooms: true, fn: func(rawTx *sql.Tx) error {
 		tx := s.prepared(rawTx)
 		res = nil
 		// The trigger as stored: it may have been deleted or moved to
@@ -118,7 +119,7 @@ func (s *Store) CallAccept(ctx context.Context, p hookd.CallAcceptParams) (*hook
 		}
 		res = &hookd.CallAcceptResult{Disposition: disp, Execution: x, CallID: c.ID, Started: started}
 		return nil
-	})
+	}})
 	if err != nil {
 		if hookd.ErrorCode(err) != hookd.EInternal {
 			return nil, err
@@ -216,6 +217,7 @@ func (s *Store) decideCall(tx writeTx, p *hookd.CallAcceptParams, run *hookd.Exe
 				return &c.Execution, c, nil
 			}
 		}
+		delete(s.rooms, x.JobID) // one more queued
 		_, err := tx.Exec(hqCall15, x.ID, x.WorkspaceID, x.JobID, x.TriggerID, x.Source, string(x.Input),
 			us(x.CreatedAt), us(x.RunAt), p.Call.Method, p.Call.IP)
 		return &x, nil, err
@@ -258,6 +260,7 @@ func (s *Store) decideCall(tx writeTx, p *hookd.CallAcceptParams, run *hookd.Exe
 			end := fromUS(windowEnd)
 			t := *run
 			t.RunAt = end
+			delete(s.rooms, t.JobID) // one more queued
 			if err := insertExecution(tx, &t); err != nil {
 				return "", nil, nil, err
 			}
@@ -288,12 +291,15 @@ func (s *Store) startRun(tx writeTx, x *hookd.Execution, st *hookd.ExecStart, cl
 	if j == nil || err != nil {
 		return nil, err // gone: the run queues (and is canceled with its job)
 	}
-	var room bool
-	if err := tx.QueryRow(hqCall12, max(j.Concurrency, 1), x.WorkspaceID, x.JobID, x.WorkspaceID, x.JobID, us(now)).Scan(&room); err != nil {
-		return nil, err
-	}
+	room := s.rooms[x.JobID]
 	if !room {
-		return nil, nil // busy or behind its queue: the run queues
+		if err := tx.QueryRow(hqCall12, max(j.Concurrency, 1), x.WorkspaceID, x.JobID, x.WorkspaceID, x.JobID, us(now)).Scan(&room); err != nil {
+			return nil, err
+		}
+		if !room {
+			return nil, nil // busy or behind its queue: the run queues
+		}
+		s.rooms[x.JobID] = true
 	}
 	// last_run_at: exact for a scheduled job (its next "every" run counts
 	// from it), else kept to the second like a trigger's last_used_at.
@@ -312,6 +318,7 @@ func (s *Store) startRun(tx writeTx, x *hookd.Execution, st *hookd.ExecStart, cl
 			return c, s.finishInline(tx, c, fp, cl, now)
 		}
 	}
+	delete(s.rooms, x.JobID) // one more running
 	if _, err := tx.Exec(hqCall13, x.ID, x.WorkspaceID, x.JobID, x.TriggerID, x.Source, string(x.Input),
 		us(x.CreatedAt), us(x.RunAt), us(now), us(lease), st.Owner, cl.Method, cl.IP); err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -11,7 +12,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/internal/seal"
 )
 
@@ -194,6 +197,80 @@ func TestGroupCommitRerun(t *testing.T) {
 			}
 			if got, want := s.savepoints.Load()-sp, tc.savepoints(n); got != want {
 				t.Errorf("%d ops ran in savepoints, want %d", got, want)
+			}
+		})
+	}
+}
+
+// TestGroupCommitRooms: calls accepted in one group start runs up to the
+// job's concurrency and queue the rest, whether their runs stay running (the
+// room found for one call must not serve the next) or end inline (then every
+// call starts one, the job's room unchanged by them).
+func TestGroupCommitRooms(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		inline      bool
+		wantStarted int
+	}{{"Running", false, 3}, {"Inline", true, 12}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s, err := Open(context.Background(), filepath.Join(t.TempDir(), "x.db"), Options{Sealer: walSealer(t)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			ctx := context.Background()
+			ws := &hookd.Workspace{Name: "w"}
+			if err := s.WorkspaceCreate(ctx, ws); err != nil {
+				t.Fatal(err)
+			}
+			j := &hookd.Job{WorkspaceID: ws.ID, Name: "j", Kind: hookd.JobEvent, Config: json.RawMessage(`{"type":"t"}`), Concurrency: 3}
+			if err := s.JobCreate(ctx, j); err != nil {
+				t.Fatal(err)
+			}
+			tr := &hookd.Trigger{WorkspaceID: ws.ID, JobID: j.ID, TokenHash: hookd.HashToken("wht_x"), IsActive: true, Mode: hookd.ModeAsync}
+			if err := s.TriggerCreate(ctx, tr); err != nil {
+				t.Fatal(err)
+			}
+			start := &hookd.ExecStart{Owner: "n", Lease: time.Minute}
+			if tc.inline {
+				start.Inline = func(c *hookd.ClaimedExecution) *hookd.ExecFinishParams {
+					return &hookd.ExecFinishParams{Status: hookd.ExecSucceeded, Now: *c.StartedAt}
+				}
+			}
+			release, blocked := make(chan struct{}), make(chan struct{})
+			go s.write(ctx, func(tx *sql.Tx) error { close(blocked); <-release; return nil })
+			<-blocked
+			before := s.WriteStats()
+			const n = 12
+			results := make([]*hookd.CallAcceptResult, n)
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Go(func() {
+					res, err := s.CallAccept(ctx, hookd.CallAcceptParams{Trigger: tr, Call: hookd.Call{IP: "127.0.0.1", Method: "POST"},
+						Input: json.RawMessage(`{}`), Now: time.Now(), Start: start})
+					if err != nil {
+						t.Error(err)
+					}
+					results[i] = res
+				})
+			}
+			for len(s.ops) < n {
+				runtime.Gosched()
+			}
+			close(release)
+			wg.Wait()
+			if commits := s.WriteStats().Commits - before.Commits; commits != 2 {
+				t.Errorf("%d commits, want 2 (one group)", commits)
+			}
+			started := 0
+			for _, r := range results {
+				if r != nil && r.Started != nil {
+					started++
+				}
+			}
+			if started != tc.wantStarted {
+				t.Errorf("%d of %d calls started their run, want %d", started, n, tc.wantStarted)
 			}
 		})
 	}

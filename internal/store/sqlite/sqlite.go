@@ -90,6 +90,12 @@ type Store struct {
 	hooks map[string][]*hookd.Webhook // workspace → active webhooks, for fan-out
 	trigs map[string]trigState        // trigger id → its job and last use, for CallAccept
 	jobs  map[string]*hookd.Job       // job id → its row, for CallAccept's runs started at once
+	// rooms: job ids that CallAccept found with room for one more run, in
+	// the current transaction, by ops that keep it (writeOp.keepRooms) and
+	// since none of them queued or started a run of the job that stays
+	// running. Any other op, a new transaction and a rollback empty it: only
+	// runs started and ended inline leave a job's room as it was.
+	rooms map[string]bool
 	stmts stmts
 
 	rstmts rstmts // on the read pool
@@ -203,6 +209,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		hooks:     map[string][]*hookd.Webhook{},
 		trigs:     map[string]trigState{},
 		jobs:      map[string]*hookd.Job{},
+		rooms:     map[string]bool{},
 	}
 	if err := s.stmts.prepare(ctx, wdb); err != nil {
 		wdb.Close()
@@ -372,6 +379,9 @@ type writeOp struct {
 	// outside the transaction but what forgetWrites clears (its results are
 	// set anew on each run).
 	rerun bool
+	// keepRooms: fn changes no job's running or queued executions but as
+	// startRun and decideCall account for in s.rooms (CallAccept).
+	keepRooms bool
 }
 
 var errClosed = hookd.Errorf(hookd.EUnavailable, "store closed")
@@ -482,6 +492,7 @@ func (s *Store) commit(batch []*writeOp) {
 		}
 		s.forgetWrites()
 	}
+	clear(s.rooms) // they hold for one transaction
 	tx, err := s.wdb.BeginTx(context.Background(), nil)
 	if err != nil {
 		fail(fmt.Errorf("sqlite: begin: %w", err))
@@ -495,7 +506,7 @@ func (s *Store) commit(batch []*writeOp) {
 			op.done <- err
 			return
 		}
-		if err := call(op.fn, tx); err != nil {
+		if err := s.run(op, tx); err != nil {
 			tx.Rollback()
 			s.forgetWrites()
 			op.done <- err
@@ -555,7 +566,7 @@ func (s *Store) runOptimistic(tx *sql.Tx, batch []*writeOp, errs []error) bool {
 			errs[i] = err
 			continue
 		}
-		if err := call(op.fn, tx); err != nil {
+		if err := s.run(op, tx); err != nil {
 			return false
 		}
 	}
@@ -576,7 +587,7 @@ func (s *Store) runSaved(tx *sql.Tx, op *writeOp, opErr *error) bool {
 		return false
 	}
 	s.savepoints.Add(1)
-	if err := call(op.fn, tx); err != nil {
+	if err := s.run(op, tx); err != nil {
 		*opErr = err
 		s.forgetWrites()
 		if _, rerr := s.prepared(tx).Exec(hqRollbackTo); rerr != nil {
@@ -602,6 +613,7 @@ func (s *Store) forgetWrites() {
 	clear(s.hooks)
 	clear(s.trigs)
 	clear(s.jobs)
+	clear(s.rooms)
 }
 
 // The savepoint around each op of a batch, prepared: parsing them anew would
@@ -611,6 +623,15 @@ var (
 	hqRelease    = hot("RELEASE op")
 	hqRollbackTo = hot("ROLLBACK TO op")
 )
+
+// run runs op's fn in tx (see call), first forgetting s.rooms unless op
+// keeps them.
+func (s *Store) run(op *writeOp, tx *sql.Tx) error {
+	if !op.keepRooms {
+		clear(s.rooms)
+	}
+	return call(op.fn, tx)
+}
 
 // call runs fn, turning a panic into an error so that one bad caller cannot
 // stop the writer.
