@@ -131,15 +131,9 @@ func TestGroupCommitRerun(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			s, err := Open(context.Background(), filepath.Join(t.TempDir(), "x.db"), Options{Sealer: walSealer(t)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
+			s := openGroupStore(t)
 			ctx := context.Background()
-			release, blocked := make(chan struct{}), make(chan struct{})
-			go s.write(ctx, func(tx *sql.Tx) error { close(blocked); <-release; return nil })
-			<-blocked
+			release := holdWriter(s)
 			before, sp := s.WriteStats(), s.savepoints.Load()
 
 			const n = 30
@@ -163,10 +157,7 @@ func TestGroupCommitRerun(t *testing.T) {
 					}})
 				})
 			}
-			for len(s.ops) < n {
-				runtime.Gosched()
-			}
-			close(release)
+			release(n)
 			wg.Wait()
 
 			rows, err := s.rdb.Query(`SELECT id FROM workspaces`)
@@ -214,11 +205,7 @@ func TestGroupCommitRooms(t *testing.T) {
 	}{{"Running", false, 3}, {"Inline", true, 12}} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			s, err := Open(context.Background(), filepath.Join(t.TempDir(), "x.db"), Options{Sealer: walSealer(t)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
+			s := openGroupStore(t)
 			ctx := context.Background()
 			ws := &hookd.Workspace{Name: "w"}
 			if err := s.WorkspaceCreate(ctx, ws); err != nil {
@@ -238,9 +225,7 @@ func TestGroupCommitRooms(t *testing.T) {
 					return &hookd.ExecFinishParams{Status: hookd.ExecSucceeded, Now: *c.StartedAt}
 				}
 			}
-			release, blocked := make(chan struct{}), make(chan struct{})
-			go s.write(ctx, func(tx *sql.Tx) error { close(blocked); <-release; return nil })
-			<-blocked
+			release := holdWriter(s)
 			before := s.WriteStats()
 			const n = 12
 			results := make([]*hookd.CallAcceptResult, n)
@@ -255,10 +240,7 @@ func TestGroupCommitRooms(t *testing.T) {
 					results[i] = res
 				})
 			}
-			for len(s.ops) < n {
-				runtime.Gosched()
-			}
-			close(release)
+			release(n)
 			wg.Wait()
 			if commits := s.WriteStats().Commits - before.Commits; commits != 2 {
 				t.Errorf("%d commits, want 2 (one group)", commits)
@@ -273,5 +255,32 @@ func TestGroupCommitRooms(t *testing.T) {
 				t.Errorf("%d of %d calls started their run, want %d", started, n, tc.wantStarted)
 			}
 		})
+	}
+}
+
+// openGroupStore opens a store in a temporary directory, closed at the
+// test's end.
+func openGroupStore(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "x.db"), Options{Sealer: walSealer(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// holdWriter keeps the writer inside a transaction of its own until the
+// returned release(n) finds n more writes queued behind it; they then make
+// one group.
+func holdWriter(s *Store) (release func(n int)) {
+	held, blocked := make(chan struct{}), make(chan struct{})
+	go s.write(context.Background(), func(tx *sql.Tx) error { close(blocked); <-held; return nil })
+	<-blocked
+	return func(n int) {
+		for len(s.ops) < n {
+			runtime.Gosched()
+		}
+		close(held)
 	}
 }
