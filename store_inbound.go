@@ -111,7 +111,10 @@ type CallAcceptParams struct {
 	Call     Call     // IP, method, status filled by the store from the disposition
 	DedupKey string   // "" = no dedup
 	Input    json.RawMessage
-	Now      time.Time
+	// InputValid says Input is valid JSON as it is (trigger.BuildInput's
+	// result always is), so the store need not check it again.
+	InputValid bool
+	Now        time.Time
 	// Start, when set, asks that a new run due at once start in the same
 	// transaction, sparing the job engine a claim: when its job has room
 	// under its concurrency and no earlier due run of the job waits, the run

@@ -443,8 +443,10 @@ func (c *call) accept(input json.RawMessage) {
 		Call:     *c.record(hookd.DispositionAccepted, 0, ""),
 		DedupKey: dedupKey(r.Header.Get(dedupHeader)),
 		Input:    input,
-		Now:      c.now,
-		Start:    start,
+		// BuildInput's result is always valid JSON.
+		InputValid: true,
+		Now:        c.now,
+		Start:      start,
 	})
 	cancel()
 	if start != nil {

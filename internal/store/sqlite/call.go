@@ -70,7 +70,7 @@ func (s *Store) CallAccept(ctx context.Context, p hookd.CallAcceptParams) (*hook
 	run := hookd.Execution{
 		WorkspaceID: tr.WorkspaceID, TriggerID: tr.ID, Source: hookd.SourceWebhook, Input: p.Input, CreatedAt: now,
 	}
-	s.prepareExecution(&run)
+	s.prepareRun(&run, p.InputValid)
 	var res *hookd.CallAcceptResult
 	// Rerunnable: everything the fn makes (run, call, ids of its events) is
 	// made from p, run and base anew on each run, and res is set last. It

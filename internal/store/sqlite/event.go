@@ -98,9 +98,11 @@ func (s *Store) publishTx(tx *sql.Tx, evt *hookd.Event, dataFrom string) (existi
 	for i := range matched {
 		evt.DeliveryIDs[i] = hookd.NewIDAt(hookd.PrefixDelivery, evt.Timestamp)
 	}
-	ids, err := json.Marshal(evt.DeliveryIDs)
-	if err != nil {
-		return nil, err
+	ids := []byte("[]")
+	if len(evt.DeliveryIDs) > 0 {
+		if ids, err = json.Marshal(evt.DeliveryIDs); err != nil {
+			return nil, err
+		}
 	}
 	data, from := string(evt.Data), any(nil)
 	if dataFrom != "" {

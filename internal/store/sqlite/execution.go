@@ -63,7 +63,11 @@ func jsonText(raw json.RawMessage, def any) any {
 }
 
 // prepareExecution fills the defaults of a new queued execution.
-func (s *Store) prepareExecution(e *hookd.Execution) {
+func (s *Store) prepareExecution(e *hookd.Execution) { s.prepareRun(e, false) }
+
+// prepareRun is prepareExecution, trusting e.Input to be valid JSON when
+// inputValid (hookd.CallAcceptParams.InputValid).
+func (s *Store) prepareRun(e *hookd.Execution, inputValid bool) {
 	if e.CreatedAt.IsZero() {
 		e.CreatedAt = s.now()
 	}
@@ -81,7 +85,7 @@ func (s *Store) prepareExecution(e *hookd.Execution) {
 	if len(e.Input) == 0 {
 		e.Input = json.RawMessage("{}")
 	}
-	if !json.Valid(e.Input) {
+	if !inputValid && !json.Valid(e.Input) {
 		e.Input = json.RawMessage(jsonText(e.Input, nil).(string))
 	}
 }
