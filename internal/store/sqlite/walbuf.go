@@ -100,6 +100,12 @@ func cFunc[T any](f T) uintptr {
 	return *(*uintptr)(unsafe.Pointer(&struct{ f T }{f}))
 }
 
+// goFunc is the Go function behind a C function pointer of modernc's SQLite
+// (cFunc's inverse): F must be the function's exact type.
+func goFunc[F any](p uintptr) F {
+	return *(*F)(unsafe.Pointer(&struct{ uintptr }{p}))
+}
+
 // cptr is the pointer p holds: memory of SQLite's (C memory of modernc's
 // libc, or Go globals given to it), never of the Go heap.
 func cptr(p uintptr) unsafe.Pointer {
@@ -111,7 +117,7 @@ func cptr(p uintptr) unsafe.Pointer {
 // untouched); a WAL file gets walMethods, which buffer and then call the
 // unix methods on the same sqlite3_file.
 func walOpen(tls *libc.TLS, pVfs, zName, pFile uintptr, flags int32, pOutFlags uintptr) int32 {
-	open := *(*func(*libc.TLS, uintptr, uintptr, uintptr, int32, uintptr) int32)(unsafe.Pointer(&struct{ uintptr }{(*sqlite3.Tsqlite3_vfs)(cptr(unixVFS)).FxOpen}))
+	open := goFunc[func(*libc.TLS, uintptr, uintptr, uintptr, int32, uintptr) int32]((*sqlite3.Tsqlite3_vfs)(cptr(unixVFS)).FxOpen)
 	rc := open(tls, unixVFS, zName, pFile, flags, pOutFlags)
 	if rc != sqlite3.SQLITE_OK || flags&sqlite3.SQLITE_OPEN_WAL == 0 {
 		return rc
@@ -149,6 +155,13 @@ func walLookup(pFile uintptr) *walFile {
 	return w
 }
 
+// walFlushed returns the buffer of pFile after writing it out, as every
+// method but xWrite must before the unix method runs; rc is the flush's.
+func walFlushed(tls *libc.TLS, pFile uintptr) (w *walFile, rc int32) {
+	w = walLookup(pFile)
+	return w, w.flush(tls, pFile)
+}
+
 func (w *walFile) methods() *sqlite3.Tsqlite3_io_methods {
 	return (*sqlite3.Tsqlite3_io_methods)(cptr(w.real))
 }
@@ -175,7 +188,7 @@ func (w *walFile) flush(tls *libc.TLS, pFile uintptr) int32 {
 const walWriteMax = 0x1f000
 
 func (w *walFile) write(tls *libc.TLS, pFile, p uintptr, n int32, off int64) int32 {
-	return (*(*func(*libc.TLS, uintptr, uintptr, int32, int64) int32)(unsafe.Pointer(&struct{ uintptr }{w.methods().FxWrite})))(tls, pFile, p, n, off)
+	return goFunc[func(*libc.TLS, uintptr, uintptr, int32, int64) int32](w.methods().FxWrite)(tls, pFile, p, n, off)
 }
 
 func walWrite(tls *libc.TLS, pFile, p uintptr, n int32, off int64) int32 {
@@ -198,9 +211,8 @@ func walWrite(tls *libc.TLS, pFile, p uintptr, n int32, off int64) int32 {
 }
 
 func walClose(tls *libc.TLS, pFile uintptr) int32 {
-	w := walLookup(pFile)
-	rc := w.flush(tls, pFile)
-	close := *(*func(*libc.TLS, uintptr) int32)(unsafe.Pointer(&struct{ uintptr }{w.methods().FxClose}))
+	w, rc := walFlushed(tls, pFile)
+	close := goFunc[func(*libc.TLS, uintptr) int32](w.methods().FxClose)
 	// The unix close frees what it owns whatever happened before.
 	(*sqlite3.Tsqlite3_file)(cptr(pFile)).FpMethods = w.real
 	crc := close(tls, pFile)
@@ -214,65 +226,65 @@ func walClose(tls *libc.TLS, pFile uintptr) int32 {
 }
 
 func walRead(tls *libc.TLS, pFile, p uintptr, n int32, off int64) int32 {
-	w := walLookup(pFile)
-	if rc := w.flush(tls, pFile); rc != sqlite3.SQLITE_OK {
+	w, rc := walFlushed(tls, pFile)
+	if rc != sqlite3.SQLITE_OK {
 		return rc
 	}
-	return (*(*func(*libc.TLS, uintptr, uintptr, int32, int64) int32)(unsafe.Pointer(&struct{ uintptr }{w.methods().FxRead})))(tls, pFile, p, n, off)
+	return goFunc[func(*libc.TLS, uintptr, uintptr, int32, int64) int32](w.methods().FxRead)(tls, pFile, p, n, off)
 }
 
 func walTruncate(tls *libc.TLS, pFile uintptr, size int64) int32 {
-	w := walLookup(pFile)
-	if rc := w.flush(tls, pFile); rc != sqlite3.SQLITE_OK {
+	w, rc := walFlushed(tls, pFile)
+	if rc != sqlite3.SQLITE_OK {
 		return rc
 	}
-	return (*(*func(*libc.TLS, uintptr, int64) int32)(unsafe.Pointer(&struct{ uintptr }{w.methods().FxTruncate})))(tls, pFile, size)
+	return goFunc[func(*libc.TLS, uintptr, int64) int32](w.methods().FxTruncate)(tls, pFile, size)
 }
 
 func walSync(tls *libc.TLS, pFile uintptr, flags int32) int32 {
-	w := walLookup(pFile)
-	if rc := w.flush(tls, pFile); rc != sqlite3.SQLITE_OK {
+	w, rc := walFlushed(tls, pFile)
+	if rc != sqlite3.SQLITE_OK {
 		return rc
 	}
-	return (*(*func(*libc.TLS, uintptr, int32) int32)(unsafe.Pointer(&struct{ uintptr }{w.methods().FxSync})))(tls, pFile, flags)
+	return goFunc[func(*libc.TLS, uintptr, int32) int32](w.methods().FxSync)(tls, pFile, flags)
 }
 
 func walFileSize(tls *libc.TLS, pFile, pSize uintptr) int32 {
-	w := walLookup(pFile)
-	if rc := w.flush(tls, pFile); rc != sqlite3.SQLITE_OK {
+	w, rc := walFlushed(tls, pFile)
+	if rc != sqlite3.SQLITE_OK {
 		return rc
 	}
-	return (*(*func(*libc.TLS, uintptr, uintptr) int32)(unsafe.Pointer(&struct{ uintptr }{w.methods().FxFileSize})))(tls, pFile, pSize)
+	return goFunc[func(*libc.TLS, uintptr, uintptr) int32](w.methods().FxFileSize)(tls, pFile, pSize)
 }
 
 func walLock(tls *libc.TLS, pFile uintptr, level int32) int32 {
-	w := walLookup(pFile)
-	if rc := w.flush(tls, pFile); rc != sqlite3.SQLITE_OK {
+	w, rc := walFlushed(tls, pFile)
+	if rc != sqlite3.SQLITE_OK {
 		return rc
 	}
-	return (*(*func(*libc.TLS, uintptr, int32) int32)(unsafe.Pointer(&struct{ uintptr }{w.methods().FxLock})))(tls, pFile, level)
+	return goFunc[func(*libc.TLS, uintptr, int32) int32](w.methods().FxLock)(tls, pFile, level)
 }
 
 func walUnlock(tls *libc.TLS, pFile uintptr, level int32) int32 {
-	w := walLookup(pFile)
-	if rc := w.flush(tls, pFile); rc != sqlite3.SQLITE_OK {
+	w, rc := walFlushed(tls, pFile)
+	if rc != sqlite3.SQLITE_OK {
 		return rc
 	}
-	return (*(*func(*libc.TLS, uintptr, int32) int32)(unsafe.Pointer(&struct{ uintptr }{w.methods().FxUnlock})))(tls, pFile, level)
+	return goFunc[func(*libc.TLS, uintptr, int32) int32](w.methods().FxUnlock)(tls, pFile, level)
 }
 
 func walCheckReservedLock(tls *libc.TLS, pFile, pResOut uintptr) int32 {
-	w := walLookup(pFile)
-	if rc := w.flush(tls, pFile); rc != sqlite3.SQLITE_OK {
+	w, rc := walFlushed(tls, pFile)
+	if rc != sqlite3.SQLITE_OK {
 		return rc
 	}
-	return (*(*func(*libc.TLS, uintptr, uintptr) int32)(unsafe.Pointer(&struct{ uintptr }{w.methods().FxCheckReservedLock})))(tls, pFile, pResOut)
+	return goFunc[func(*libc.TLS, uintptr, uintptr) int32](w.methods().FxCheckReservedLock)(tls, pFile, pResOut)
 }
 
 func walFileControl(tls *libc.TLS, pFile uintptr, op int32, pArg uintptr) int32 {
-	w := walLookup(pFile)
-	if rc := w.flush(tls, pFile); rc != sqlite3.SQLITE_OK {
+	w, rc := walFlushed(tls, pFile)
+	if rc != sqlite3.SQLITE_OK {
 		return rc
 	}
-	return (*(*func(*libc.TLS, uintptr, int32, uintptr) int32)(unsafe.Pointer(&struct{ uintptr }{w.methods().FxFileControl})))(tls, pFile, op, pArg)
+	return goFunc[func(*libc.TLS, uintptr, int32, uintptr) int32](w.methods().FxFileControl)(tls, pFile, op, pArg)
 }
