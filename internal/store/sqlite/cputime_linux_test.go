@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"path/filepath"
 	"runtime"
 	"syscall"
 	"testing"
@@ -27,11 +26,7 @@ func init() {
 // commit blocks in fsync (which hands the scheduler's slot to another thread)
 // and other goroutines keep the machine's threads busy meanwhile.
 func TestWriterKeepsItsThread(t *testing.T) {
-	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "x.db"), Options{Sealer: walSealer(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openTestStore(t)
 	stop := make(chan struct{})
 	defer close(stop)
 	for range 4 {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"io/fs"
+	"runtime"
 	"strings"
 	"time"
 
@@ -54,6 +55,21 @@ func (s *Store) BulkInsertPending(ctx context.Context, workspaceID, webhookID st
 			n, workspaceID, webhookID, evtID, us(base), us(base), us(base))
 		return err
 	})
+}
+
+// HoldWriter keeps the writer inside a transaction of its own until the
+// returned release(n) finds n more writes queued behind it; they then make
+// one group (test only).
+func (s *Store) HoldWriter() (release func(n int)) {
+	held, blocked := make(chan struct{}), make(chan struct{})
+	go s.write(context.Background(), func(tx *sql.Tx) error { close(blocked); <-held; return nil })
+	<-blocked
+	return func(n int) {
+		for len(s.ops) < n {
+			runtime.Gosched()
+		}
+		close(held)
+	}
 }
 
 // WriterBusy is how long the writer goroutine has spent running transactions

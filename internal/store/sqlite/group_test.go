@@ -2,20 +2,13 @@ package sqlite
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
-
-	"github.com/hookd/hookd"
-	"github.com/hookd/hookd/internal/seal"
 )
 
 // TestGroupCommitIsolation queues many writes behind a blocked one so that
@@ -24,23 +17,9 @@ import (
 // commit, all in one COMMIT.
 func TestGroupCommitIsolation(t *testing.T) {
 	t.Parallel()
-	key := make([]byte, seal.KeySize)
-	rand.Read(key)
-	sl, err := seal.New(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "x.db"), Options{Sealer: sl})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openTestStore(t)
 	ctx := context.Background()
-
-	release := make(chan struct{})
-	blocked := make(chan struct{})
-	go s.write(ctx, func(tx *sql.Tx) error { close(blocked); <-release; return nil })
-	<-blocked
+	release := s.HoldWriter()
 	before := s.WriteStats()
 
 	const n = 40
@@ -65,11 +44,7 @@ func TestGroupCommitIsolation(t *testing.T) {
 			})
 		}()
 	}
-	// Wait until every write is queued, then let the writer go.
-	for len(s.ops) < n {
-		runtime.Gosched()
-	}
-	close(release)
+	release(n) // once every write is queued
 	wg.Wait()
 
 	for i, err := range errs {
@@ -131,9 +106,9 @@ func TestGroupCommitRerun(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			s := openGroupStore(t)
+			s := openTestStore(t)
 			ctx := context.Background()
-			release := holdWriter(s)
+			release := s.HoldWriter()
 			before, sp := s.WriteStats(), s.savepoints.Load()
 
 			const n = 30
@@ -193,74 +168,9 @@ func TestGroupCommitRerun(t *testing.T) {
 	}
 }
 
-// TestGroupCommitRooms: calls accepted in one group start runs up to the
-// job's concurrency and queue the rest, whether their runs stay running (the
-// room found for one call must not serve the next) or end inline (then every
-// call starts one, the job's room unchanged by them).
-func TestGroupCommitRooms(t *testing.T) {
-	for _, tc := range []struct {
-		name        string
-		inline      bool
-		wantStarted int
-	}{{"Running", false, 3}, {"Inline", true, 12}} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			s := openGroupStore(t)
-			ctx := context.Background()
-			ws := &hookd.Workspace{Name: "w"}
-			if err := s.WorkspaceCreate(ctx, ws); err != nil {
-				t.Fatal(err)
-			}
-			j := &hookd.Job{WorkspaceID: ws.ID, Name: "j", Kind: hookd.JobEvent, Config: json.RawMessage(`{"type":"t"}`), Concurrency: 3}
-			if err := s.JobCreate(ctx, j); err != nil {
-				t.Fatal(err)
-			}
-			tr := &hookd.Trigger{WorkspaceID: ws.ID, JobID: j.ID, TokenHash: hookd.HashToken("wht_x"), IsActive: true, Mode: hookd.ModeAsync}
-			if err := s.TriggerCreate(ctx, tr); err != nil {
-				t.Fatal(err)
-			}
-			start := &hookd.ExecStart{Owner: "n", Lease: time.Minute}
-			if tc.inline {
-				start.Inline = func(c *hookd.ClaimedExecution) *hookd.ExecFinishParams {
-					return &hookd.ExecFinishParams{Status: hookd.ExecSucceeded, Now: *c.StartedAt}
-				}
-			}
-			release := holdWriter(s)
-			before := s.WriteStats()
-			const n = 12
-			results := make([]*hookd.CallAcceptResult, n)
-			var wg sync.WaitGroup
-			for i := range n {
-				wg.Go(func() {
-					res, err := s.CallAccept(ctx, hookd.CallAcceptParams{Trigger: tr, Call: hookd.Call{IP: "127.0.0.1", Method: "POST"},
-						Input: json.RawMessage(`{}`), Now: time.Now(), Start: start})
-					if err != nil {
-						t.Error(err)
-					}
-					results[i] = res
-				})
-			}
-			release(n)
-			wg.Wait()
-			if commits := s.WriteStats().Commits - before.Commits; commits != 2 {
-				t.Errorf("%d commits, want 2 (one group)", commits)
-			}
-			started := 0
-			for _, r := range results {
-				if r != nil && r.Started != nil {
-					started++
-				}
-			}
-			if started != tc.wantStarted {
-				t.Errorf("%d of %d calls started their run, want %d", started, n, tc.wantStarted)
-			}
-		})
-	}
-}
-
-// openGroupStore opens a store in a temporary directory, closed at the
+// openTestStore opens a store in a temporary directory, closed at the
 // test's end.
-func openGroupStore(t *testing.T) *Store {
+func openTestStore(t *testing.T) *Store {
 	t.Helper()
 	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "x.db"), Options{Sealer: walSealer(t)})
 	if err != nil {
@@ -268,19 +178,4 @@ func openGroupStore(t *testing.T) *Store {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
-}
-
-// holdWriter keeps the writer inside a transaction of its own until the
-// returned release(n) finds n more writes queued behind it; they then make
-// one group.
-func holdWriter(s *Store) (release func(n int)) {
-	held, blocked := make(chan struct{}), make(chan struct{})
-	go s.write(context.Background(), func(tx *sql.Tx) error { close(blocked); <-held; return nil })
-	<-blocked
-	return func(n int) {
-		for len(s.ops) < n {
-			runtime.Gosched()
-		}
-		close(held)
-	}
 }

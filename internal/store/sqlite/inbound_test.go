@@ -187,6 +187,59 @@ func TestAcceptedCallsOnExecutions(t *testing.T) {
 	check("migrated down and up again")
 }
 
+// TestGroupCommitRooms: calls accepted in one group start runs up to the
+// job's concurrency and queue the rest, whether their runs stay running (the
+// room found for one call must not serve the next) or end inline (then every
+// call starts one, the job's room unchanged by them).
+func TestGroupCommitRooms(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		inline      bool
+		wantStarted int
+	}{{"Running", false, 3}, {"Inline", true, 12}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, s, _, tr := eventTrigger(t, 3, "")
+			ctx := context.Background()
+			start := &hookd.ExecStart{Owner: "n", Lease: time.Minute}
+			if tc.inline {
+				start.Inline = func(c *hookd.ClaimedExecution) *hookd.ExecFinishParams {
+					return &hookd.ExecFinishParams{Status: hookd.ExecSucceeded, Now: *c.StartedAt}
+				}
+			}
+			release := s.HoldWriter()
+			before := s.WriteStats()
+			const n = 12
+			results := make([]*hookd.CallAcceptResult, n)
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Go(func() {
+					res, err := s.CallAccept(ctx, hookd.CallAcceptParams{Trigger: tr, Call: hookd.Call{IP: "127.0.0.1", Method: "POST"},
+						Input: json.RawMessage(`{}`), Now: time.Now(), Start: start})
+					if err != nil {
+						t.Error(err)
+					}
+					results[i] = res
+				})
+			}
+			release(n)
+			wg.Wait()
+			if commits := s.WriteStats().Commits - before.Commits; commits != 2 {
+				t.Errorf("%d commits, want 2 (one group)", commits)
+			}
+			started := 0
+			for _, r := range results {
+				if r != nil && r.Started != nil {
+					started++
+				}
+			}
+			if started != tc.wantStarted {
+				t.Errorf("%d of %d calls started their run, want %d", started, n, tc.wantStarted)
+			}
+		})
+	}
+}
+
 // eventTrigger opens a store at a new path with a workspace, an event job
 // (type order.paid) of the given concurrency and an active trigger for it,
 // and, when events is set, a webhook subscribed to those events.
