@@ -394,7 +394,7 @@ var errClosed = hookd.Errorf(hookd.EUnavailable, "store closed")
 // not use the caller's context for statements (an interrupted statement would
 // roll back the whole shared transaction, other callers' work included), must
 // not block, and may only touch writer-owned state (s.hooks, s.trigs, s.jobs,
-// s.stmts) from inside.
+// s.rooms, s.stmts) from inside.
 func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return s.enqueue(&writeOp{ctx: ctx, fn: fn})
 }
@@ -607,9 +607,9 @@ func (s *Store) runSaved(tx *sql.Tx, op *writeOp, opErr *error) bool {
 	return true
 }
 
-// forgetWrites empties the writer's caches (s.hooks, s.trigs, s.jobs) after a
-// rollback: they may hold what the rolled-back writes made, which the
-// database no longer does.
+// forgetWrites empties the writer's caches (s.hooks, s.trigs, s.jobs,
+// s.rooms) after a rollback: they may hold what the rolled-back writes made,
+// which the database no longer does.
 func (s *Store) forgetWrites() {
 	clear(s.hooks)
 	clear(s.trigs)
