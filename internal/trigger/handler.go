@@ -599,6 +599,16 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, erro
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, nil
 	}
+	if n := r.ContentLength; n > 0 {
+		// Its length is known (and within the limit): read it into one
+		// buffer of that size, not io.ReadAll's growing ones. net/http's
+		// body ends at Content-Length, short of it with ErrUnexpectedEOF.
+		body := make([]byte, n)
+		if _, err := io.ReadFull(r.Body, body); err != nil {
+			return nil, err
+		}
+		return body, nil
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
 	if err != nil {
 		var mbe *http.MaxBytesError
@@ -663,18 +673,60 @@ func setRetryAfter(w http.ResponseWriter, d time.Duration) {
 
 // writeAnswer writes a as JSON with status.
 func writeAnswer(w http.ResponseWriter, status int, a answer) {
-	body, err := json.Marshal(a)
-	if err != nil { // unreachable: Result is valid JSON (jsonOrString)
-		status = http.StatusInternalServerError
-		body = []byte(`{"success":false,"status":"error","reason":"internal error"}`)
+	body, ok := a.appendPlain(make([]byte, 0, 96))
+	if !ok {
+		var err error
+		if body, err = json.Marshal(a); err != nil { // unreachable: Result is valid JSON (jsonOrString)
+			status = http.StatusInternalServerError
+			body = []byte(`{"success":false,"status":"error","reason":"internal error"}`)
+		}
+		body = append(body, '\n')
 	}
-	body = append(body, '\n')
+	// Set directly: the keys are canonical and the shared values are never
+	// changed (net/http only reads them).
 	hd := w.Header()
-	hd.Set("Content-Type", "application/json")
-	hd.Set("Content-Length", strconv.Itoa(len(body)))
-	hd.Set("Cache-Control", "no-store")
+	hd["Content-Type"] = answerContentType
+	hd["Content-Length"] = []string{strconv.Itoa(len(body))}
+	hd["Cache-Control"] = answerCacheControl
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
+}
+
+var (
+	answerContentType  = []string{"application/json"}
+	answerCacheControl = []string{"no-store"}
+)
+
+// appendPlain appends a's JSON and a newline to b, exactly as json.Marshal
+// and writeAnswer would write it, when a has no result or reason and its id
+// and status need no escaping (an accepted call's answer, every time); ok is
+// false otherwise, and b is then unchanged.
+func (a answer) appendPlain(b []byte) (_ []byte, ok bool) {
+	if a.Result != nil || a.Reason != "" || !plainJSON(a.ExecutionID) || !plainJSON(a.Status) {
+		return b, false
+	}
+	b = append(b, `{"success":`...)
+	b = strconv.AppendBool(b, a.Success)
+	if a.ExecutionID != "" {
+		b = append(b, `,"execution_id":"`...)
+		b = append(b, a.ExecutionID...)
+		b = append(b, '"')
+	}
+	b = append(b, `,"status":"`...)
+	b = append(b, a.Status...)
+	return append(b, "\"}\n"...), true
+}
+
+// plainJSON reports whether s is written in a JSON string as it is: ASCII
+// letters, digits, '_' and '-' only.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // tokenCache keeps triggers found by token hash for a short time, so an
