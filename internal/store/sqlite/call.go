@@ -218,7 +218,7 @@ func (s *Store) decideCall(tx writeTx, p *hookd.CallAcceptParams, run *hookd.Exe
 			}
 		}
 		delete(s.rooms, x.JobID) // one more queued
-		_, err := tx.Exec(hqCall15, x.ID, x.WorkspaceID, x.JobID, x.TriggerID, x.Source, string(x.Input),
+		_, err := tx.Exec(hqCall15, x.ID, x.WorkspaceID, x.JobID, x.TriggerID, x.Source, textOf(x.Input),
 			us(x.CreatedAt), us(x.RunAt), p.Call.Method, p.Call.IP)
 		return &x, nil, err
 	}
@@ -319,7 +319,7 @@ func (s *Store) startRun(tx writeTx, x *hookd.Execution, st *hookd.ExecStart, cl
 		}
 	}
 	delete(s.rooms, x.JobID) // one more running
-	if _, err := tx.Exec(hqCall13, x.ID, x.WorkspaceID, x.JobID, x.TriggerID, x.Source, string(x.Input),
+	if _, err := tx.Exec(hqCall13, x.ID, x.WorkspaceID, x.JobID, x.TriggerID, x.Source, textOf(x.Input),
 		us(x.CreatedAt), us(x.RunAt), us(now), us(lease), st.Owner, cl.Method, cl.IP); err != nil {
 		return nil, err
 	}
@@ -352,11 +352,12 @@ func (s *Store) finishInline(tx writeTx, c *hookd.ClaimedExecution, fp *hookd.Ex
 	x := &c.Execution
 	x.Status, x.Reason, x.FinishedAt, x.DurationMS = p.Status, p.Reason, &now, 0
 	x.Result = nil
-	if r := jsonText(p.Result, nil); r != nil {
-		x.Result = json.RawMessage(r.(string))
+	result := jsonText(p.Result, nil)
+	if result != nil {
+		x.Result = json.RawMessage(result.(string))
 	}
-	if _, err := tx.Exec(hqCall14, x.ID, x.WorkspaceID, x.JobID, x.TriggerID, x.Source, x.Status, string(x.Input),
-		jsonText(p.Result, nil), x.Reason, us(x.CreatedAt), us(x.RunAt), us(now), us(now), cl.Method, cl.IP); err != nil {
+	if _, err := tx.Exec(hqCall14, x.ID, x.WorkspaceID, x.JobID, x.TriggerID, x.Source, x.Status, textOf(x.Input),
+		result, x.Reason, us(x.CreatedAt), us(x.RunAt), us(now), us(now), cl.Method, cl.IP); err != nil {
 		return err
 	}
 	if p.Outcome != nil {

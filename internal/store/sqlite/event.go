@@ -104,9 +104,9 @@ func (s *Store) publishTx(tx *sql.Tx, evt *hookd.Event, dataFrom string) (existi
 			return nil, err
 		}
 	}
-	data, from := string(evt.Data), any(nil)
-	if dataFrom != "" {
-		data, from = "", dataFrom
+	data, from := "", any(dataFrom)
+	if dataFrom == "" {
+		data, from = textOf(evt.Data), nil
 	}
 	if _, err := tx.Stmt(s.stmts.insertEvent).Exec(evt.ID, evt.WorkspaceID, evt.Type, data, evt.OwnerID, evt.IdempotencyKey,
 		us(evt.Timestamp), string(ids), from); err != nil {
