@@ -108,12 +108,14 @@ func (s *Store) publishTx(tx *sql.Tx, evt *hookd.Event, dataFrom string) (existi
 	if dataFrom == "" {
 		data, from = textOf(evt.Data), nil
 	}
-	if _, err := tx.Stmt(s.stmts.insertEvent).Exec(evt.ID, evt.WorkspaceID, evt.Type, data, evt.OwnerID, evt.IdempotencyKey,
+	if _, err := s.prepared(tx).Exec(hqInsertEvent, evt.ID, evt.WorkspaceID, evt.Type, data, evt.OwnerID, evt.IdempotencyKey,
 		us(evt.Timestamp), string(ids), from); err != nil {
 		return nil, err
 	}
 	return nil, s.insertDeliveries(tx, evt, matched)
 }
+
+var hqInsertEvent = hot(`INSERT INTO events (` + eventRowCols + `, data_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 
 // insertDeliveries inserts one pending delivery per webhook with multi-row
 // INSERTs of prepared power-of-two sizes.

@@ -73,6 +73,9 @@ type prepTx struct {
 func (s *Store) prepared(tx *sql.Tx) prepTx { return prepTx{Tx: tx, s: s} }
 
 func (p prepTx) Exec(query string, args ...any) (sql.Result, error) {
+	if res, ok, err := p.s.raw.exec(query, args); ok {
+		return res, err
+	}
 	if st := p.s.prep.get(query); st != nil {
 		return p.Tx.Stmt(st).Exec(args...)
 	}

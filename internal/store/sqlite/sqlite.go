@@ -62,9 +62,10 @@ type Options struct {
 // Store (one process) may write a given file: the webhook match cache relies
 // on seeing every webhook write.
 type Store struct {
-	wdb *sql.DB // one connection, _txlock=immediate
-	rdb *sql.DB // query_only pool
-	cdb *sql.DB // one connection for WAL checkpoints
+	wdb   *sql.DB   // one connection, _txlock=immediate
+	wconn *sql.Conn // wdb's connection, the writer's from Open to Close
+	rdb   *sql.DB   // query_only pool
+	cdb   *sql.DB   // one connection for WAL checkpoints
 
 	cpStop, cpDone chan struct{}
 	sealer         hookd.Sealer
@@ -85,6 +86,7 @@ type Store struct {
 	ckptEvery time.Duration // Options.checkpointEvery
 
 	prep prepCache    // statements prepared on wdb (see prepared.go)
+	raw  rawStmts     // the same on wconn's driver connection (raw.go)
 	busy atomic.Int64 // nanoseconds the writer spent in transactions
 
 	// Owned by the writer goroutine (touched only inside write fns).
@@ -232,6 +234,21 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		cdb.Close()
 		return nil, err
 	}
+	// From here on the writer holds wdb's one connection: nothing else may
+	// use wdb.
+	if s.wconn, err = wdb.Conn(ctx); err == nil {
+		if err = s.raw.prepare(ctx, s.wconn); err != nil {
+			s.wconn.Close()
+		}
+	}
+	if err != nil {
+		s.prep.close()
+		s.stmts.close()
+		wdb.Close()
+		rdb.Close()
+		cdb.Close()
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
 	go s.writer()
 	go s.checkpointer()
 	return s, nil
@@ -274,11 +291,12 @@ func (s *Store) Close() error {
 	<-s.done
 	close(s.cpStop)
 	<-s.cpDone
+	s.raw.close()
 	s.stmts.close()
 	s.rstmts.close()
 	// A final checkpoint folds the WAL into the database file.
 	_, cerr := s.cdb.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
-	return errors.Join(cerr, s.cdb.Close(), s.rdb.Close(), s.wdb.Close())
+	return errors.Join(cerr, s.wconn.Close(), s.cdb.Close(), s.rdb.Close(), s.wdb.Close())
 }
 
 // checkpointInterval is how often the checkpointer copies committed WAL
@@ -341,7 +359,7 @@ func (s *Store) catchUp() {
 	if !s.walFull.Swap(false) {
 		return
 	}
-	s.wdb.Exec("PRAGMA wal_checkpoint(PASSIVE)") // busy: asked again later
+	s.wconn.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)") // busy: asked again later
 	s.catchUps.Add(1)
 }
 
@@ -495,7 +513,7 @@ func (s *Store) commit(batch []*writeOp) {
 		s.forgetWrites()
 	}
 	clear(s.rooms) // they hold for one transaction
-	tx, err := s.wdb.BeginTx(context.Background(), nil)
+	tx, err := s.wconn.BeginTx(context.Background(), nil)
 	if err != nil {
 		fail(fmt.Errorf("sqlite: begin: %w", err))
 		return
@@ -528,7 +546,7 @@ func (s *Store) commit(batch []*writeOp) {
 		tx.Rollback()
 		s.forgetWrites()
 		clear(errs)
-		if tx, err = s.wdb.BeginTx(context.Background(), nil); err != nil {
+		if tx, err = s.wconn.BeginTx(context.Background(), nil); err != nil {
 			fail(fmt.Errorf("sqlite: begin: %w", err))
 			return
 		}

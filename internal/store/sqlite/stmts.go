@@ -11,7 +11,6 @@ import (
 type stmts struct {
 	eventByKey       *sql.Stmt
 	activeHooks      *sql.Stmt
-	insertEvent      *sql.Stmt
 	insertDeliveries []*sql.Stmt // index k inserts 1<<k rows
 	insertAttempts   []*sql.Stmt // index k inserts 1<<k rows
 	completeUpdate   *sql.Stmt
@@ -34,7 +33,6 @@ func (st *stmts) prepare(ctx context.Context, db *sql.DB) error {
 	}{
 		{&st.eventByKey, `SELECT ` + eventCols + ` FROM events WHERE workspace_id = ? AND idempotency_key = ?`},
 		{&st.activeHooks, `SELECT ` + webhookCols + ` FROM webhooks WHERE workspace_id = ? AND active = 1 ORDER BY created, id`},
-		{&st.insertEvent, `INSERT INTO events (` + eventRowCols + `, data_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&st.completeUpdate, completeUpdateSQL},
 	}
 	for _, l := range list {
