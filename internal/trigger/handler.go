@@ -358,13 +358,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	// 7. Input.
-	input, err := BuildInput(t.InputMapping, Source{
+	input, err := buildInput(t.InputMapping, Source{
 		Method: r.Method,
 		Body:   body,
 		Query:  r.URL.Query(),
 		Header: r.Header,
 		IP:     ipString(ip),
-	})
+	}, true)
 	if err != nil {
 		msg := hookd.ErrorMessage(err)
 		c.refuse(http.StatusBadRequest, hookd.DispositionRejected, msg, msg)

@@ -164,8 +164,16 @@ func errNotJSON() error { return hookd.Errorf(hookd.EInvalid, "body is not JSON"
 // ValidateMapping error. The result is always valid JSON and never aliases
 // src.Body.
 func BuildInput(m map[string]string, src Source) (json.RawMessage, error) {
+	return buildInput(m, src, false)
+}
+
+// buildInput is BuildInput, except that with shareBody the input of a
+// trigger without a mapping may be src.Body's own bytes (trimmed): the
+// handler's, which nothing changes once read. That spares a copy of every
+// accepted call's body.
+func buildInput(m map[string]string, src Source, shareBody bool) (json.RawMessage, error) {
 	if len(m) == 0 {
-		return defaultInput(src)
+		return defaultInput(src, shareBody)
 	}
 	if err := ValidateMapping(m); err != nil {
 		return nil, err
@@ -216,8 +224,9 @@ func BuildInput(m map[string]string, src Source) (json.RawMessage, error) {
 	return b, nil
 }
 
-// defaultInput is the input of a call to a trigger without a mapping.
-func defaultInput(src Source) (json.RawMessage, error) {
+// defaultInput is the input of a call to a trigger without a mapping (a
+// copy of the body, or the body itself with shareBody).
+func defaultInput(src Source, shareBody bool) (json.RawMessage, error) {
 	if src.Method == http.MethodGet || src.Method == http.MethodHead {
 		if len(src.Query) == 0 {
 			return json.RawMessage(`{}`), nil
@@ -246,6 +255,9 @@ func defaultInput(src Source) (json.RawMessage, error) {
 	}
 	if !utf8.Valid(trimmed) || !json.Valid(trimmed) {
 		return nil, errNotJSON()
+	}
+	if shareBody {
+		return trimmed, nil
 	}
 	return bytes.Clone(trimmed), nil
 }

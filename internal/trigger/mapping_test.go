@@ -193,6 +193,28 @@ func TestBuildInputDoesNotAlias(t *testing.T) {
 	}
 }
 
+// TestBuildInputSharesBody: the handler's variant keeps the body's bytes
+// (trimmed) as the input instead of copying them, and only without a
+// mapping.
+func TestBuildInputSharesBody(t *testing.T) {
+	t.Parallel()
+	body := []byte(" {\"a\":1}\n")
+	got, err := buildInput(nil, Source{Method: "POST", Body: body}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != `{"a":1}` || &got[0] != &body[1] {
+		t.Fatalf("input %q is not the body's bytes", got)
+	}
+	mapped, err := buildInput(map[string]string{"a": "body.a"}, Source{Method: "POST", Body: body}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(mapped) != `{"a":1}` {
+		t.Fatalf("mapped input %s", mapped)
+	}
+}
+
 func FuzzValidateMapping(f *testing.F) {
 	for _, s := range []string{"body", "body.a.0.b", "query.x", "headers.X-Y", "ip", "", "body.", "headers.a b", "ip.x", "\xff"} {
 		f.Add("k", s)
