@@ -11,8 +11,8 @@
 #                               # bench/rrproxy (round robin per request), alternated round by round
 #                               # with the harness self-test; then latency at 100 ev/s on three nodes
 #   scripts/bench.sh inbound-ab # accepted calls (token) of two builds, HOOKD_BIN_A and HOOKD_BIN_B,
-#                               # alternated round by round on fresh servers: req/s and the server's
-#                               # CPU time per call (what a change to the accept path is judged by)
+#                               # alternated round by round on fresh servers: req/s, the server's
+#                               # CPU time per call and p99 (what a change to the accept path is judged by)
 #   scripts/bench.sh floor      # the least a durable accept costs here (bench/floor: a body fsynced per
 #                               # group to a file, or one SQLite row per call), then hookd's accepted
 #                               # calls (token), each beside the ceiling as `inbound` measures it
@@ -249,18 +249,19 @@ inbound-ab)
       tok=$(api POST /v1/triggers "{\"job_id\":\"$job\",\"rate_limit_per_minute\":100000000}" | json "['token']")
       pid=$(cat "$work/pid")
       t0=$(awk '{print $14+$15}' "/proc/$pid/stat")
-      rps=$(cd "$work/bench" && HOOKD_TRIGGER_TOKEN=$tok ROUNDS=1 NO_CEILING=1 scripts/inbound.sh adapters/hookd.inbound.sh |
-        grep '^round' | awk '{v = $(NF-3); sub(/.*=/, "", v); print v}')
+      read -r rps p99 < <(cd "$work/bench" && HOOKD_TRIGGER_TOKEN=$tok ROUNDS=1 NO_CEILING=1 scripts/inbound.sh adapters/hookd.inbound.sh |
+        grep '^round' | awk '{v = $(NF-3); sub(/.*=/, "", v); print v, $(NF-1)}')
       t1=$(awk '{print $14+$15}' "/proc/$pid/stat")
       stop_pid data
       # CPU time per call: clock ticks (1/100 s) over the calls of the 10 s run.
       cpu=$(awk -v t=$((t1 - t0)) -v r="$rps" -v d="${WRK_DURATION:-10s}" 'BEGIN { sub(/s$/, "", d); printf "%.0f", t * 10000 / (r * d) }')
-      echo "$b $rps $cpu" | tee -a "$work/rounds.txt" | awk '{printf "round '"$r"' %s: %s req/s, %s µs of server CPU per call\n", $1, $2, $3}'
+      echo "$b $rps $cpu $p99" | tee -a "$work/rounds.txt" | awk '{printf "round '"$r"' %s: %s req/s, %s µs of server CPU per call, p99 %s ms\n", $1, $2, $3, $4}'
     done
   done
   for b in A B; do
     echo "== $b (${ROUNDS:-3} rounds, medians): $(awk -v b=$b '$1==b {print $2}' "$work/rounds.txt" | med) req/s," \
-      "$(awk -v b=$b '$1==b {print $3}' "$work/rounds.txt" | med) µs of server CPU per call"
+      "$(awk -v b=$b '$1==b {print $3}' "$work/rounds.txt" | med) µs of server CPU per call," \
+      "p99 $(awk -v b=$b '$1==b {print $4}' "$work/rounds.txt" | med) ms"
   done
   ;;
 backlog)
