@@ -69,7 +69,9 @@ type prepTx struct {
 	s *Store
 }
 
-// prepared wraps a write transaction.
+// prepared wraps the writer's transaction, and only that one: the hot
+// statements that return no rows run on the writer's own connection
+// (rawStmts, raw.go).
 func (s *Store) prepared(tx *sql.Tx) prepTx { return prepTx{Tx: tx, s: s} }
 
 func (p prepTx) Exec(query string, args ...any) (sql.Result, error) {

@@ -9,9 +9,9 @@ import (
 
 // TestRawExec: a hot statement runs on the writer's driver connection
 // inside the writer's transaction (kept on commit, gone on rollback), with
-// an int taken as an int64; a statement that is not hot, an argument the
-// driver does not take as it is, or a wrong count of arguments leave it to
-// database/sql.
+// an int taken as an int64; a statement that is not hot or an argument the
+// driver does not take as it is leave it to database/sql; too few arguments
+// fail as they would through database/sql.
 func TestRawExec(t *testing.T) {
 	s := openTestStore(t)
 	ctx := context.Background()
@@ -67,9 +67,9 @@ func TestRawExec(t *testing.T) {
 		query string
 		args  []any
 	}{
-		"not hot":        {"INSERT INTO events (id) VALUES (?)", []any{"x"}},
-		"custom type":    {hqInsertEvent, []any{custom("x"), "ws_1", "t", "{}", "", "", int64(1), "[]", nil}},
-		"uint64 is kept": {hqInsertEvent, []any{"x", "ws_1", "t", "{}", "", "", uint64(1), "[]", nil}},
+		"not hot":     {"INSERT INTO events (id) VALUES (?)", []any{"x"}},
+		"custom type": {hqInsertEvent, []any{custom("x"), "ws_1", "t", "{}", "", "", int64(1), "[]", nil}},
+		"uint64":      {hqInsertEvent, []any{"x", "ws_1", "t", "{}", "", "", uint64(1), "[]", nil}},
 	} {
 		if _, ok, _ := s.raw.exec(c.query, c.args); ok {
 			t.Errorf("%s: ran raw", name)
