@@ -66,7 +66,10 @@ func TestWaker(t *testing.T) {
 		drain()
 		start := time.Now()
 		act()
-		timeout := time.After(time.Second)
+		// Generous for a loaded CI machine: nothing but the notification
+		// can wake the listener (no poll is involved), and the latency is
+		// logged.
+		timeout := time.After(5 * time.Second)
 		for {
 			select {
 			case k := <-woken:
@@ -75,7 +78,7 @@ func TestWaker(t *testing.T) {
 					return
 				}
 			case <-timeout:
-				t.Fatalf("%s: no %s wake-up within a second", what, kind)
+				t.Fatalf("%s: no %s wake-up within 5 s", what, kind)
 			}
 		}
 	}
