@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -259,8 +260,21 @@ func (cl *cli) api() (*client.Client, error) {
 			return nil, usagef("no API key: %s is empty", path)
 		}
 	}
-	cl.client = client.New(server, key, client.WithUserAgent("hookd-cli/"+hookd.Version))
+	cl.client = client.New(server, key, client.WithUserAgent("hookd-cli/"+hookd.Version), client.WithHTTPClient(cliHTTPClient()))
 	return cl.client, nil
+}
+
+// cliHTTPClient is a client with a transport of the CLI's own, not
+// http.DefaultTransport: whatever else runs in the process cannot close its
+// connections under a request (an httptest server closing does that to
+// http.DefaultTransport, and broke a request of a CLI test running beside
+// it).
+func cliHTTPClient() *http.Client {
+	hc := &http.Client{}
+	if tr, ok := http.DefaultTransport.(*http.Transport); ok {
+		hc.Transport = tr.Clone()
+	}
+	return hc
 }
 
 // ---- output ----
