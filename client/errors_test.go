@@ -80,7 +80,7 @@ func TestErrors(t *testing.T) {
 				_, _ = w.Write([]byte(tt.body))
 			}))
 			t.Cleanup(srv.Close)
-			c := client.New(srv.URL, testKey)
+			c := client.New(srv.URL, testKey, client.WithHTTPClient(srv.Client()))
 			_, err := c.GetWebhook(context.Background(), "wh_1")
 			var e *client.Error
 			if !errors.As(err, &e) {

@@ -34,7 +34,7 @@ func TestWithUserAgent(t *testing.T) {
 		_, _ = io.WriteString(w, `{"status":"`+r.Header.Get("User-Agent")+`"}`)
 	}))
 	t.Cleanup(srv.Close)
-	h, err := client.New(srv.URL, "", client.WithUserAgent("mine/2")).Health(context.Background())
+	h, err := client.New(srv.URL, "", client.WithUserAgent("mine/2"), client.WithHTTPClient(srv.Client())).Health(context.Background())
 	if err != nil || h.Status != "mine/2" {
 		t.Fatalf("%+v %v", h, err)
 	}
@@ -98,7 +98,7 @@ func TestCallTrigger(t *testing.T) {
 		}
 	}))
 	t.Cleanup(srv.Close)
-	c := client.New(srv.URL, testKey)
+	c := client.New(srv.URL, testKey, client.WithHTTPClient(srv.Client()))
 	ctx := context.Background()
 
 	// The subtests run in turn, not in parallel: they share g.

@@ -108,7 +108,7 @@ func testInboundSyncAndBearer(t *testing.T) {
 	// Bearer path, sync success → 200 with the result.
 	req, _ := http.NewRequest("POST", s.URL+"/v1/webhook/trigger", strings.NewReader(`{}`))
 	req.Header.Set("Authorization", "Bearer "+tOK.Token)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := apiHTTP.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func testInboundSyncAndBearer(t *testing.T) {
 	}
 	// Unknown and malformed tokens get the same 401.
 	for _, tok := range []string{"wht_" + strings.Repeat("A", 43), "nonsense"} {
-		r, _ := http.Post(s.URL+"/hooks/"+tok, "application/json", strings.NewReader(`{}`))
+		r, _ := apiHTTP.Post(s.URL+"/hooks/"+tok, "application/json", strings.NewReader(`{}`))
 		if r.StatusCode != 401 {
 			t.Fatalf("token %q: %d", tok, r.StatusCode)
 		}

@@ -133,7 +133,7 @@ func startEnv(t *testing.T, dataDir string, env []string, extra ...string) *serv
 	})
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		resp, err := http.Get(s.URL + "/readyz")
+		resp, err := apiHTTP.Get(s.URL + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
@@ -158,7 +158,15 @@ func startEnv(t *testing.T, dataDir string, env []string, extra ...string) *serv
 	return s
 }
 
-func (s *server) client() *client.Client { return client.New(s.URL, s.Key) }
+func (s *server) client() *client.Client {
+	return client.New(s.URL, s.Key, client.WithHTTPClient(apiHTTP))
+}
+
+// apiHTTP is the tests' client of the servers, with a transport of its own:
+// an httptest server closing (a receiver, in a test running in parallel)
+// closes http.DefaultTransport's idle connections, which can break a request
+// that has just taken one of them.
+var apiHTTP = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 
 // kill sends SIGKILL and waits for the exit.
 func (s *server) kill() {

@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"io"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -30,14 +29,14 @@ func testMetrics(t *testing.T) {
 	}
 	waitDelivery(t, c, evt.Deliveries[0], "delivered")
 	// An unknown token counts as an inbound call refused.
-	r, err := http.Post(s.URL+"/hooks/wht_"+strings.Repeat("B", 43), "application/json", strings.NewReader(`{}`))
+	r, err := apiHTTP.Post(s.URL+"/hooks/wht_"+strings.Repeat("B", 43), "application/json", strings.NewReader(`{}`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.Body.Close()
 	var body string
 	eventually(t, "metrics to show the delivery", func() bool {
-		resp, err := http.Get(s.URL + "/metrics")
+		resp, err := apiHTTP.Get(s.URL + "/metrics")
 		if err != nil {
 			t.Fatal(err)
 		}
