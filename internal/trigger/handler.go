@@ -443,7 +443,7 @@ func (c *call) accept(input json.RawMessage) {
 		Call:     *c.record(hookd.DispositionAccepted, 0, ""),
 		DedupKey: dedupKey(r.Header.Get(dedupHeader)),
 		Input:    input,
-		// BuildInput's result is always valid JSON.
+		// buildInput's result is always valid JSON.
 		InputValid: true,
 		Now:        c.now,
 		Start:      start,
