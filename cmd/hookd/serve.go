@@ -121,6 +121,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	m := metrics.New()
 	m.RegisterQueue(store, time.Now, 5*time.Second)
+	membership, shared := store.(hookd.Membership)
 	engine := delivery.New(delivery.Config{
 		Store:          store,
 		Client:         guard.Client(cfg.DeliveryTimeout),
@@ -130,6 +131,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Timeout:        cfg.DeliveryTimeout,
 		Workers:        cfg.Workers,
 		PerWebhook:     cfg.PerWebhook,
+		Shared:         shared,
+		RecordDelay:    recordDelay(shared),
 		ReclaimOnStart: reclaim,
 		Lease:          cfg.Lease,
 	})
@@ -187,6 +190,20 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	engineCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
+	if shared {
+		// The node's row in the cluster's membership: the engine takes its
+		// share of each webhook's cap once the other nodes count it, and
+		// the row goes (deferred: after the engine's last attempt, before
+		// the store closes) when the node stops.
+		membersCtx, stopMembers := context.WithCancel(context.WithoutCancel(ctx))
+		membersDone := make(chan struct{})
+		node, _, _ := engine.Lease()
+		go func() {
+			defer close(membersDone)
+			_ = membership.Members(membersCtx, node, engine)
+		}()
+		defer func() { stopMembers(); <-membersDone }()
+	}
 	var wg sync.WaitGroup
 	if dc, ok := store.(hookd.DirectClaimer); ok {
 		// Deliveries of events published here are claimed by their
@@ -266,6 +283,17 @@ func debugMux() *http.ServeMux {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	return mux
+}
+
+// recordDelay is how long attempt results wait to be written together
+// (delivery.Config.RecordDelay): on PostgreSQL, where a transaction costs
+// more than the rows it writes, 20 ms make result batches several times
+// larger; SQLite's writer groups them already.
+func recordDelay(shared bool) time.Duration {
+	if shared {
+		return 20 * time.Millisecond
+	}
+	return 0
 }
 
 // sharedLimits returns the store's shared rate limiter when it has one (a

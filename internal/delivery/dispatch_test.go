@@ -1,8 +1,12 @@
 package delivery_test
 
 import (
+	"context"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/internal/delivery"
 )
 
@@ -39,5 +43,102 @@ func TestReserve(t *testing.T) {
 	e.stop() // returns: every slot was given back
 	if took, _ := e.engine.Reserve("a", 1); took != 0 {
 		t.Fatalf("Reserve after stop took %d, want 0", took)
+	}
+}
+
+// TestShares: a shared engine (Config.Shared) takes no work until Resize
+// lets it, then holds each webhook to its share of PerWebhook (the cap over
+// the live nodes) with no cluster-wide count asked of the store; it reports
+// that it fits a smaller share only once its deliveries in flight do; with
+// more nodes than the cap it falls back to the store's count; and it stops
+// taking work when Resize says it may not.
+func TestShares(t *testing.T) {
+	e := newEnv(t, func(c *delivery.Config) { c.Workers, c.PerWebhook, c.Shared = 100, 8, true })
+	maxPer := func() int { _, _, m := e.engine.Lease(); return m }
+	if took, _ := e.engine.Reserve("a", 5); took != 0 {
+		t.Fatalf("before any Resize: Reserve took %d, want 0", took)
+	}
+	if fits := e.engine.Resize(2, true); !fits {
+		t.Fatal("nothing in flight: does not fit")
+	}
+	if took, _ := e.engine.Reserve("a", 10); took != 4 || maxPer() != 0 {
+		t.Fatalf("two nodes: Reserve took %d, cap to count %d; want 4 (8/2), 0", took, maxPer())
+	}
+	// A third node: the share is 2, and this node has 4 in flight.
+	if fits := e.engine.Resize(3, true); fits {
+		t.Fatal("4 in flight fit a share of 2")
+	}
+	if took, _ := e.engine.Reserve("a", 1); took != 0 {
+		t.Fatalf("above the share: Reserve took %d", took)
+	}
+	e.engine.Unreserve("a", 2)
+	if fits := e.engine.Resize(3, true); !fits {
+		t.Fatal("2 in flight do not fit a share of 2")
+	}
+	if took, _ := e.engine.Reserve("b", 10); took != 2 {
+		t.Fatalf("webhook b, three nodes: Reserve took %d, want 2", took)
+	}
+	// More nodes than the cap: the whole cap, counted by the store.
+	if fits := e.engine.Resize(9, true); !fits {
+		t.Fatal("more nodes than the cap: does not fit")
+	}
+	if took, _ := e.engine.Reserve("b", 10); took != 6 || maxPer() != 8 {
+		t.Fatalf("nine nodes: Reserve took %d, cap to count %d; want 6, 8", took, maxPer())
+	}
+	// Not active (it lost its membership): nothing more.
+	e.engine.Resize(9, false)
+	if took, _ := e.engine.Reserve("c", 1); took != 0 {
+		t.Fatalf("inactive: Reserve took %d", took)
+	}
+	e.engine.Unreserve("a", 2)
+	e.engine.Unreserve("b", 8)
+	e.stop()
+}
+
+// completeCounter is a store whose DeliveriesComplete calls are counted with
+// the results each carried.
+type completeCounter struct {
+	hookd.Store
+	mu    sync.Mutex
+	sizes []int
+}
+
+func (c *completeCounter) DeliveriesComplete(ctx context.Context, results []hookd.AttemptResult) error {
+	c.mu.Lock()
+	c.sizes = append(c.sizes, len(results))
+	c.mu.Unlock()
+	return c.Store.DeliveriesComplete(ctx, results)
+}
+
+// TestRecordDelay: with RecordDelay, results answered one after another wait
+// for each other and are written in one batch; stopping the engine writes
+// what waits at once (every delivery ends delivered).
+func TestRecordDelay(t *testing.T) {
+	t.Parallel()
+	counter := &completeCounter{}
+	e := newEnv(t, func(c *delivery.Config) {
+		counter.Store = c.Store
+		c.Store, c.RecordDelay = counter, time.Hour
+	})
+	rc := newReceiver(t, nil)
+	e.webhook(rc.URL, nil)
+	var ids []string
+	for i := range 3 {
+		ids = append(ids, e.publish("a", `{}`).DeliveryIDs...)
+		for rc.hits.Load() < int64(i+1) {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	e.stop()
+	counter.mu.Lock()
+	sizes := counter.sizes
+	counter.mu.Unlock()
+	if len(sizes) != 1 || sizes[0] != 3 {
+		t.Fatalf("results written in batches of %v, want one of 3", sizes)
+	}
+	for _, id := range ids {
+		if d, err := e.store.DeliveryGet(context.Background(), e.ws.ID, id); err != nil || d.Status != hookd.DeliveryDelivered {
+			t.Fatalf("delivery %s after stop: %+v, %v", id, d, err)
+		}
 	}
 }

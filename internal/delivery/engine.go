@@ -17,6 +17,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/internal/gather"
 	"github.com/hookd/hookd/internal/metrics"
 	"github.com/hookd/hookd/signature"
 )
@@ -42,8 +43,17 @@ type Config struct {
 	// Workers bounds concurrent attempts in this process (default 512).
 	Workers int
 	// PerWebhook bounds concurrent attempts per webhook (default 64); on a
-	// store shared by several nodes it bounds them across all nodes.
+	// store shared by several nodes it bounds them across all nodes (see
+	// Shared).
 	PerWebhook int
+	// Shared says the store is shared by several nodes and tells the
+	// engine, through Resize (hookd.Member), how many are live: each node
+	// then holds to its share of PerWebhook (PerWebhook divided by the live
+	// nodes), and claims nothing until the first Resize that lets it. When
+	// there are more nodes than PerWebhook, shares would be empty: the
+	// store's claims count every node's deliveries in flight instead
+	// (ClaimParams.MaxPerWebhook).
+	Shared bool
 	// ClaimBatch bounds one claim (default 512).
 	ClaimBatch int
 	// Lease is how long a claim holds a delivery before another node may
@@ -56,6 +66,14 @@ type Config struct {
 	ReclaimOnStart bool
 	// PollInterval is the longest the engine sleeps without a wake-up (default 1 s).
 	PollInterval time.Duration
+	// RecordDelay is how long attempt results wait for more before a batch
+	// smaller than recordBatchMin is written (default 0: at once). Where
+	// each transaction costs the database more than its rows (PostgreSQL),
+	// a few milliseconds make batches several times larger. The slot is
+	// freed when the receiver answers, not when the result is written, so
+	// the wait holds up no delivery; the delivery reads processing that much
+	// longer, and a crash meanwhile means one more attempt (at least once).
+	RecordDelay time.Duration
 	// SaturatedPause is how long the claim loop ignores wake-ups after
 	// claims that found only deliveries they could not take (default 20 ms).
 	SaturatedPause time.Duration
@@ -85,7 +103,14 @@ type Engine struct {
 	closed  bool // Run is waiting for the attempts: no more Reserve
 	perHook map[string]int
 	gone    map[string]int // webhooks whose 410 verdict is not yet recorded
-	hooks   map[string]*hookState
+	// nodes is the number of live nodes the engine takes its share for
+	// (Config.Shared; 0 while it may take no work); epoch counts its
+	// changes, claimEpoch is the epoch a claim in flight started in (-1:
+	// none).
+	nodes      int
+	epoch      int
+	claimEpoch int
+	hooks      map[string]*hookState
 
 	attempts sync.WaitGroup
 	stopping chan struct{}
@@ -142,17 +167,69 @@ func New(cfg Config) *Engine {
 	if cfg.Node == "" {
 		cfg.Node = hookd.NewID("node_")
 	}
+	nodes := 1
+	if cfg.Shared {
+		nodes = 0 // until Resize lets it take work
+	}
 	return &Engine{
-		cfg:      cfg,
-		store:    cfg.Store,
-		log:      cfg.Logger,
-		wake:     make(chan struct{}, 1),
-		freed:    make(chan struct{}, 1),
-		results:  make(chan hookd.AttemptResult, 4096),
-		perHook:  map[string]int{},
-		gone:     map[string]int{},
-		hooks:    map[string]*hookState{},
-		stopping: make(chan struct{}),
+		cfg:        cfg,
+		store:      cfg.Store,
+		log:        cfg.Logger,
+		wake:       make(chan struct{}, 1),
+		freed:      make(chan struct{}, 1),
+		results:    make(chan hookd.AttemptResult, 4096),
+		perHook:    map[string]int{},
+		gone:       map[string]int{},
+		hooks:      map[string]*hookState{},
+		stopping:   make(chan struct{}),
+		nodes:      nodes,
+		claimEpoch: -1,
+	}
+}
+
+// Resize is hookd.Member: the cluster has n live nodes, and this one may
+// take work when active. It reports whether this node's deliveries in flight
+// fit in its share of n: once it does, a joining node may take its share.
+func (e *Engine) Resize(n int, active bool) (fits bool) {
+	e.mu.Lock()
+	want := n
+	if !active || n < 1 {
+		want = 0
+	}
+	grew := want > 0 && (e.nodes == 0 || want < e.nodes)
+	if want != e.nodes {
+		e.nodes = want
+		e.epoch++
+		e.idle = false
+	}
+	fits = e.claimEpoch < 0 || e.claimEpoch == e.epoch
+	if share := e.cfg.PerWebhook / max(n, 1); share >= 1 {
+		for _, c := range e.perHook {
+			if c > share {
+				fits = false
+			}
+		}
+	}
+	e.mu.Unlock()
+	if grew {
+		e.Wake()
+	}
+	return fits
+}
+
+// capLocked returns how many deliveries of one webhook this node may have in
+// flight, and the cluster-wide cap its claims must have the store count
+// (ClaimParams.MaxPerWebhook; 0: its share bounds it alone). e.mu is held.
+func (e *Engine) capLocked() (local, counted int) {
+	switch {
+	case !e.cfg.Shared:
+		return e.cfg.PerWebhook, e.cfg.PerWebhook
+	case e.nodes == 0:
+		return 0, 0
+	case e.cfg.PerWebhook/e.nodes >= 1:
+		return e.cfg.PerWebhook / e.nodes, 0
+	default:
+		return e.cfg.PerWebhook, e.cfg.PerWebhook
 	}
 }
 
@@ -283,19 +360,29 @@ func (e *Engine) claimOnce(ctx context.Context, afterShort bool) (took int, full
 	free := e.cfg.Workers - e.inflight
 	freed := e.freedSince
 	e.freedSince = 0
+	perCap, maxPer := e.capLocked()
 	var exclude []string
 	for id, n := range e.perHook {
-		if n >= e.cfg.PerWebhook {
+		if n >= perCap {
 			exclude = append(exclude, id)
 		}
 	}
 	for id := range e.gone {
 		exclude = append(exclude, id)
 	}
-	e.mu.Unlock()
-	if free <= 0 {
+	if free <= 0 || perCap == 0 {
+		e.mu.Unlock()
 		return 0, false, false, nil
 	}
+	// Resize reports this node fits its share only once no claim that
+	// started under another share is in flight.
+	e.claimEpoch = e.epoch
+	e.mu.Unlock()
+	defer func() {
+		e.mu.Lock()
+		e.claimEpoch = -1
+		e.mu.Unlock()
+	}()
 	limit := min(free, e.cfg.ClaimBatch)
 	if afterShort && e.lastShort {
 		if freed == 0 {
@@ -306,7 +393,7 @@ func (e *Engine) claimOnce(ctx context.Context, afterShort bool) (took int, full
 	perHook := func(id string) int {
 		e.mu.Lock()
 		defer e.mu.Unlock()
-		return e.cfg.PerWebhook - e.perHook[id]
+		return perCap - e.perHook[id]
 	}
 	// The cap bounds requests to an endpoint (the slot is freed when the
 	// receiver answers, see attempt): this node's answered deliveries whose
@@ -318,7 +405,7 @@ func (e *Engine) claimOnce(ctx context.Context, afterShort bool) (took int, full
 	}
 	claimed, err := e.store.DeliveriesClaim(ctx, hookd.ClaimParams{
 		Now: e.cfg.Now(), Limit: limit, Lease: e.cfg.Lease, Owner: e.cfg.Node,
-		Exclude: exclude, PerWebhook: perHook, MaxPerWebhook: e.cfg.PerWebhook, InFlight: inFlight,
+		Exclude: exclude, PerWebhook: perHook, MaxPerWebhook: maxPer, InFlight: inFlight,
 		Blocked: &blocked,
 	})
 	if err != nil {
@@ -376,8 +463,8 @@ func (e *Engine) Reserve(webhookID string, n int) (took, inFlight int) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	inFlight = e.perHook[webhookID]
-	if !e.closed && e.gone[webhookID] == 0 {
-		took = max(min(n, e.cfg.Workers-e.inflight, e.cfg.PerWebhook-inFlight), 0)
+	if perCap, _ := e.capLocked(); !e.closed && e.gone[webhookID] == 0 {
+		took = max(min(n, e.cfg.Workers-e.inflight, perCap-inFlight), 0)
 	}
 	if took < n {
 		e.idle = false
@@ -406,29 +493,28 @@ func (e *Engine) Dispatch(claimed []hookd.ClaimedDelivery) {
 }
 
 // Lease returns what a claim at publish needs: this node's name, the lease
-// and the cap per webhook.
+// and the cluster-wide cap per webhook the store must count every node's
+// deliveries in flight against (0 when this node's share, which Reserve
+// holds to, bounds them).
 func (e *Engine) Lease() (owner string, lease time.Duration, maxPerWebhook int) {
-	return e.cfg.Node, e.cfg.Lease, e.cfg.PerWebhook
+	e.mu.Lock()
+	_, maxPer := e.capLocked()
+	e.mu.Unlock()
+	return e.cfg.Node, e.cfg.Lease, maxPer
 }
 
+// recordBatchMin is the batch size past which the recorder stops waiting
+// (Config.RecordDelay).
+const recordBatchMin = 256
+
 // recordLoop writes attempt results in batches: whatever has queued up while
-// the previous batch was being committed goes into the next transaction.
+// the previous batch was being committed goes into the next transaction, and
+// with RecordDelay a small batch waits that long for more.
 func (e *Engine) recordLoop() {
 	batch := make([]hookd.AttemptResult, 0, 1024)
+	g := gather.Batches[hookd.AttemptResult]{Linger: e.cfg.RecordDelay}
 	for r := range e.results {
-		batch = append(batch[:0], r)
-	more:
-		for len(batch) < cap(batch) {
-			select {
-			case r, ok := <-e.results:
-				if !ok {
-					break more
-				}
-				batch = append(batch, r)
-			default:
-				break more
-			}
-		}
+		batch, _ = g.Gather(e.results, append(batch[:0], r), recordBatchMin, func(b []hookd.AttemptResult) bool { return len(b) < cap(b) })
 		e.complete(batch)
 		retry := false
 		e.mu.Lock()

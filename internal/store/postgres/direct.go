@@ -14,7 +14,10 @@ import (
 // node, and on several nodes the claims every publish's notification started
 // on each of them, most of which found the work taken already.
 //
-// The cluster-wide cap holds as it does for claims: the publishing
+// The cluster-wide cap: usually the engine holds to its share of it
+// (hookd.Member, members.go) and Reserve gives no slot beyond the share, so
+// the publish claims what was reserved (Lease reports 0). With more nodes
+// than the cap, the cap holds as it does for claims: the publishing
 // transaction takes the webhook's advisory claim lock without waiting (a
 // webhook being claimed elsewhere gets no direct claims from this publish:
 // its deliveries are left pending for the claim path), then counts the

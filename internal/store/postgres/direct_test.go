@@ -58,7 +58,17 @@ func (d *recDispatcher) Dispatch(c []hookd.ClaimedDelivery) {
 	d.dispatched = append(d.dispatched, c...)
 }
 
-func (d *recDispatcher) Lease() (string, time.Duration, int) { return "node-a", time.Minute, d.max }
+func (d *recDispatcher) Lease() (string, time.Duration, int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return "node-a", time.Minute, d.max
+}
+
+func (d *recDispatcher) setMax(n int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.max = n
+}
 
 // balanced fails t unless every slot reserved was dispatched or given back.
 func (d *recDispatcher) balanced(t *testing.T) {
@@ -217,6 +227,44 @@ func TestClaimAtPublish(t *testing.T) {
 		offset.Add(int64(time.Second))
 		if evt := publish("locked"); evt.Claimed != 1 {
 			t.Fatalf("a second later: claimed %d, want 1", evt.Claimed)
+		}
+		d.balanced(t)
+	})
+
+	t.Run("share", func(t *testing.T) {
+		// The engine holds to its share of the cap (Lease says 0): the
+		// publish claims every slot reserved, without the webhook's lock
+		// (held elsewhere here) and without counting the other nodes' rows
+		// (beyond the cap here).
+		wh := hook("share")
+		for range maxPer + 1 {
+			publish("share")
+		}
+		if _, err := other.DeliveriesClaim(ctx, hookd.ClaimParams{Now: time.Now().Add(time.Hour), Limit: 100, Lease: time.Minute,
+			Owner: "other"}); err != nil {
+			t.Fatal(err)
+		}
+		var held int
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE webhook_id = $1 AND status = 'processing' AND lease_owner = 'other'`,
+			wh.ID).Scan(&held); err != nil || held != maxPer+1 {
+			t.Fatalf("in flight on the other node: %d, %v; want %d", held, err, maxPer+1)
+		}
+		if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1, hashtext($2))`, int32(postgres.WebhookLockClass), wh.ID); err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Exec(ctx, `SELECT pg_advisory_unlock_all()`)
+		d.setMax(0)
+		defer d.setMax(maxPer)
+		d.free[wh.ID] = 2
+		for i := range 3 {
+			evt := publish("share")
+			want, status := 1, hookd.DeliveryProcessing
+			if i == 2 {
+				want, status = 0, hookd.DeliveryPending // the slots are gone
+			}
+			if evt.Claimed != want || rows(evt)[wh.ID].status != status {
+				t.Fatalf("publish %d: claimed %d, rows %v; want %d, %s", i, evt.Claimed, rows(evt), want, status)
+			}
 		}
 		d.balanced(t)
 	})

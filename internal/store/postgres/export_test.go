@@ -73,3 +73,9 @@ func (s *Store) BatchedPublishes() int64 { return s.batch.batched.Load() }
 // WebhookLockClass is the first key of a webhook's advisory claim lock (test
 // only: a test holds it to play another node's claim).
 const WebhookLockClass = webhookLockClass
+
+// MembersEvery is Members renewing every round, counting nodes renewed
+// within ttl (test only).
+func (s *Store) MembersEvery(ctx context.Context, node string, m hookd.Member, round, ttl time.Duration) error {
+	return s.members(ctx, node, m, round, ttl)
+}

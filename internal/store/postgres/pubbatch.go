@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/internal/gather"
 )
 
 // Publishes that arrive together are committed together. Each publish on the
@@ -50,6 +51,14 @@ type pubBatcher struct {
 	contMu sync.Mutex
 	cont   map[string]time.Time // webhook → no claims at publish until then (direct.go)
 }
+
+// pubLinger is how long a batch smaller than the one before waits for
+// more publishes. Under a steady load the publishers a commit answered come
+// back within a millisecond or two, one by one: without the wait the next
+// batch is whoever came back first, and a transaction (the database's
+// costliest unit of work here) carries a few events instead of all of them.
+// A publish after a lone one (the previous batch of one) never waits.
+const pubLinger = 2 * time.Millisecond
 
 const (
 	pubWorkers         = 1
@@ -119,6 +128,8 @@ func (b *pubBatcher) insert(ctx context.Context, evt *hookd.Event, hooks []strin
 func (b *pubBatcher) work() {
 	defer b.wg.Done()
 	batch := make([]*pubReq, 0, maxBatchEvents)
+	g := gather.Batches[*pubReq]{Linger: pubLinger}
+	prev := 0 // the last batch's size
 	for {
 		select {
 		case r := <-b.reqs:
@@ -136,17 +147,14 @@ func (b *pubBatcher) work() {
 				}
 			}
 		}
-		n := len(batch[0].hooks)
-	more:
-		for len(batch) < maxBatchEvents && n < maxBatchDeliveries {
-			select {
-			case r := <-b.reqs:
-				batch = append(batch, r)
-				n += len(r.hooks)
-			default:
-				break more
+		n, counted := 0, 0 // deliveries in batch[:counted]
+		batch, _ = g.Gather(b.reqs, batch, prev, func(batch []*pubReq) bool {
+			for ; counted < len(batch); counted++ {
+				n += len(batch[counted].hooks)
 			}
-		}
+			return len(batch) < maxBatchEvents && n < maxBatchDeliveries
+		})
+		prev = len(batch)
 		b.run(batch)
 		for _, r := range batch {
 			close(r.done)
@@ -188,11 +196,14 @@ func (b *pubBatcher) run(batch []*pubReq) {
 // the first (rows are inserted in the batch's order).
 //
 // Claiming at publish (direct.go): room has a row for each webhook ($13,
-// workspaces $14) whose advisory claim lock the transaction's previous
-// statement took (listed in hookd.direct): the slots this node reserved ($15)
-// bounded by the cluster-wide cap ($17) less its deliveries in processing on
-// other nodes (counted in this statement's snapshot, taken after the lock)
-// and on this one ($16). The first that many deliveries of the webhook in the
+// workspaces $14) with the slots this node reserved ($15). With a
+// cluster-wide cap to count ($17 > 0), only webhooks whose advisory claim
+// lock the transaction's previous statement took (listed in hookd.direct)
+// have a row, and their slots are bounded by the cap less the webhook's
+// deliveries in processing on other nodes (counted in this statement's
+// snapshot, taken after the lock) and on this one ($16). With $17 = 0 the
+// node's share of the cap bounds its slots already (hookd.Member): no lock,
+// no count. The first that many deliveries of the webhook in the
 // batch are inserted processing under the lease ($18 owner, $19 until), the
 // rest pending. With empty $13 it claims nothing.
 const insertEventBatchSQL = `WITH fp AS (
@@ -208,11 +219,11 @@ const insertEventBatchSQL = `WITH fp AS (
 		ON CONFLICT (workspace_id, idempotency_key) WHERE idempotency_key <> '' DO NOTHING
 		RETURNING id, workspace_id, type, created),
 	room AS MATERIALIZED (
-		SELECT w.id, least(w.took, $17::int - w.before - (SELECT count(*) FROM deliveries d
+		SELECT w.id, CASE WHEN $17::int = 0 THEN w.took ELSE least(w.took, $17::int - w.before - (SELECT count(*) FROM deliveries d
 			WHERE d.workspace_id = w.ws AND d.webhook_id = w.id AND d.status = 'processing'
-			  AND d.lease_owner IS DISTINCT FROM $18::text)) AS n
+			  AND d.lease_owner IS DISTINCT FROM $18::text)) END AS n
 		FROM unnest($13::text[], $14::text[], $15::int[], $16::int[]) AS w (id, ws, took, before)
-		WHERE w.id = ANY(string_to_array(current_setting('hookd.direct', true), ' '))),
+		WHERE $17::int = 0 OR w.id = ANY(string_to_array(current_setting('hookd.direct', true), ' '))),
 	d AS (
 		INSERT INTO deliveries (id, workspace_id, webhook_id, event_id, event_type, status, next_attempt_at,
 			lease_until, lease_owner, created, updated)
@@ -228,10 +239,11 @@ const insertEventBatchSQL = `WITH fp AS (
 
 // insertEventBatch runs insertEventBatchSQL for batch in one transaction (a
 // pipelinedTx: BEGIN, the statement and COMMIT in one round trip) and fills
-// in each request's answer; on error it fills in nothing. With plan it first
-// tries the advisory claim lock of each webhook plan reserved slots for (as
-// a claim does, capWebhooks, without waiting) and claims for it what the
-// cap allows; the ids claimed go to plan.claimed.
+// in each request's answer; on error it fills in nothing. With plan it
+// claims what plan reserved slots for; when plan has a cluster-wide cap to
+// count (plan.max > 0), it first tries the advisory claim lock of each
+// webhook (as a claim does, capWebhooks, without waiting) and claims for it
+// only what the cap allows. The ids claimed go to plan.claimed.
 //
 // The statement runs with its generic plan: planning it anew costs more than
 // executing it for a dozen events, and its plan does not depend on the
@@ -267,7 +279,9 @@ func insertEventBatch(ctx context.Context, q claimQuerier, batch []*pubReq, plan
 	b := &pgx.Batch{}
 	b.Queue(`BEGIN`)
 	b.Queue(`SELECT set_config('plan_cache_mode', 'force_generic_plan', true)`)
-	if plan != nil {
+	if plan != nil && plan.max == 0 {
+		plan.locked = plan.hooks
+	} else if plan != nil {
 		b.Queue(`SELECT set_config('hookd.direct', coalesce(string_agg(w.id, ' '), ''), true)
 			FROM unnest($1::text[]) AS w (id) WHERE pg_try_advisory_xact_lock($2, hashtext(w.id))`,
 			plan.hooks, int32(webhookLockClass)).QueryRow(func(row pgx.Row) error {

@@ -705,14 +705,28 @@ func (s *Store) DeliveriesComplete(ctx context.Context, results []hookd.AttemptR
 	if err != nil {
 		return fmt.Errorf("postgres: deliveries complete: %w", err)
 	}
-	if finished {
+	if finished && s.capCounted() {
 		// Rows left processing: a webhook capped cluster-wide (ClaimParams.
 		// MaxPerWebhook counts processing rows) has room again, on every node.
 		// Without this wake-up a node whose claims came back short waits for
-		// its next send, publish or poll.
+		// its next send, publish or poll. Where each node holds to its share
+		// of the cap instead, another node's room does not depend on these
+		// rows, and this node's engine wakes itself for its freed slots.
 		s.wake(hookd.WakeDeliveries)
 	}
 	return nil
+}
+
+// capCounted reports whether this node's engine has claims count the
+// deliveries in processing of every node against a cluster-wide cap
+// (hookd.Dispatcher.Lease), as a Store without an engine is assumed to.
+func (s *Store) capCounted() bool {
+	ref := s.batch.disp.Load()
+	if ref == nil {
+		return true
+	}
+	_, _, maxPer := ref.d.Lease()
+	return maxPer > 0
 }
 
 // lockWebhooksSQL locks the webhooks of the deliveries $1 (ids) in id order
