@@ -8,8 +8,9 @@
 #   scripts/bench.sh backlog    # RSS and publish latency with 1,000 vs 1,000,000 pending deliveries
 #   scripts/bench.sh pg         # as outbound, one node on PostgreSQL (a fresh database)
 #   scripts/bench.sh pg-cluster # one node vs three nodes on one PostgreSQL database, both behind
-#                               # bench/rrproxy (round robin per request), alternated round by round
-#                               # with the harness self-test; then latency at 100 ev/s on three nodes
+#                               # bench/rrproxy (round robin per request), and three nodes apart (a
+#                               # database each: nothing shared), alternated round by round with the
+#                               # harness self-test; then latency at 100 ev/s on three nodes
 #   scripts/bench.sh inbound-ab # accepted calls (token) of two builds, HOOKD_BIN_A and HOOKD_BIN_B,
 #                               # alternated round by round on fresh servers: req/s, the server's
 #                               # CPU time per call and p99 (what a change to the accept path is judged by)
@@ -118,22 +119,31 @@ pg-cluster)
   export HOOKD_MASTER_KEY
   HOOKD_MASTER_KEY=$(head -c 32 /dev/urandom | base64)
   ports=($((port+1)) $((port+2)) $((port+3)))
-  # cluster NODES ROUND: NODES hookd nodes on a fresh database behind the
-  # proxy on $addr; the first node's admin.key is every node's.
+  # cluster NODES ROUND [apart]: NODES hookd nodes on a fresh database behind
+  # the proxy on $addr; the first node's admin.key is every node's. With
+  # "apart", each node has a database of its own (and the webhook registered
+  # in each): the same processes, connections and batches per node, with
+  # nothing shared, so nothing to coordinate.
   cluster() {
-    local n=$1 r=$2 dsn i backends=
-    dsn=$(newdb "n${n}_r$r")
+    local n=$1 r=$2 apart=${3:-} dsn i backends=
+    dsn=$(newdb "n${n}_r$r$apart")
     rm -rf "$work/data" "$work/node2" "$work/node3"
     start_node data "127.0.0.1:${ports[0]}" --database "$dsn"
     for i in $(seq 2 "$n"); do
       mkdir -p "$work/node$i"; cp "$work/data/admin.key" "$work/node$i/"
+      [ -z "$apart" ] || dsn=$(newdb "n${n}_r${r}_apart$i")
       HOOKD_DEBUG_ADDR= start_node "node$i" "127.0.0.1:${ports[i-1]}" --database "$dsn"
     done
     for i in $(seq 1 "$n"); do backends+=${backends:+,}127.0.0.1:${ports[i-1]}; done
     proxy_up "$backends"
     for _ in $(seq 100); do curl -fs "http://$addr/readyz" >/dev/null && break; sleep 0.1; done
-    api POST /v1/webhooks "{\"url\":\"$hook_url\"}" >/dev/null
     export HOOKD_API_KEY=$(cat "$work/data/admin.key")
+    local hooked=1 # nodes to register the webhook on: one database, or each
+    [ -z "$apart" ] || hooked=$n
+    for i in $(seq 1 "$hooked"); do
+      curl -fsS -X POST "http://127.0.0.1:${ports[i-1]}/v1/webhooks" -H "Authorization: Bearer $HOOKD_API_KEY" \
+        -d "{\"url\":\"$hook_url\"}" >/dev/null
+    done
   }
   uncluster() { stop_pid rrproxy; stop_pid node3; stop_pid node2; stop_pid data; }
   # one LABEL ADAPTER [loadgen flags]: one round of outbound.sh; appends
@@ -148,12 +158,13 @@ pg-cluster)
     echo "## round $r" >&2
     cluster 1 "$r"; one node1 adapters/hookd.json -n 20000 -c 32; uncluster
     cluster 3 "$r"; one node3 adapters/hookd.json -n 20000 -c 32; uncluster
+    cluster 3 "$r" apart; one apart3 adapters/hookd.json -n 20000 -c 32; uncluster
     one selftest adapters/sink-selftest.json -n 20000 -c 32
   done
   col() { awk -v l="$1" -v i="$2" '$1==l {print $(i+1)}' "$work/rounds.txt" | med; }
   echo "== PostgreSQL, one node vs three nodes behind bench/rrproxy (-n 20000 -c 32; ${ROUNDS:-3} rounds alternated, medians)"
   st=$(col selftest 3)
-  for l in node1 node3; do
+  for l in node1 node3 apart3; do
     printf '%-6s ingest %.0f ev/s  delivery %.0f deliveries/s (%.3f of self-test)  e2e p50 %.0f ms p99 %.0f ms  delivered %s/%s dups %s\n' \
       "$l" "$(col $l 2)" "$(col $l 3)" "$(awk -v a="$(col $l 3)" -v b="$st" 'BEGIN{print a/b}')" "$(col $l 5)" "$(col $l 6)" \
       "$(col $l 8)" "$(col $l 7)" "$(col $l 9)"
@@ -161,6 +172,8 @@ pg-cluster)
   printf 'self-test delivery %.0f/s\n' "$st"
   ratios=$(awk '$1=="node1" {a[++i]=$4} $1=="node3" {b[++j]=$4} END {for (k=1; k<=i; k++) if (a[k]>0) print b[k]/a[k]}' "$work/rounds.txt")
   echo "three nodes / one node, delivery rate per round: $(echo $ratios)  median $(echo "$ratios" | med)"
+  ratios=$(awk '$1=="apart3" {a[++i]=$4} $1=="node3" {b[++j]=$4} END {for (k=1; k<=i; k++) if (a[k]>0) print b[k]/a[k]}' "$work/rounds.txt")
+  echo "three nodes / three nodes apart (what coordination costs), per round: $(echo $ratios)  median $(echo "$ratios" | med)"
   echo "### three nodes behind rrproxy -n 3000 -rate 100"
   cluster 3 lat
   (cd "$work/bench" && scripts/outbound.sh adapters/hookd.json -n 3000 -rate 100 | grep -A8 '^==')

@@ -142,3 +142,28 @@ func TestRecordDelay(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedWaitsForResize: a shared engine claims nothing, however due,
+// until the membership lets it (Resize with active), and claims at once
+// when it does.
+func TestSharedWaitsForResize(t *testing.T) {
+	t.Parallel()
+	counter := &nextDueCounter{}
+	e := newEnv(t, func(c *delivery.Config) {
+		counter.Store = c.Store
+		c.Store, c.Shared = counter, true
+	})
+	rc := newReceiver(t, nil)
+	e.webhook(rc.URL, nil)
+	evt := e.publish("a", `{}`)
+	time.Sleep(200 * time.Millisecond) // ten poll intervals of the test engine
+	if n := rc.hits.Load(); n != 0 {
+		t.Fatalf("inactive engine delivered %d", n)
+	}
+	if n := counter.n.Load(); n > 2 {
+		t.Fatalf("inactive engine asked the store for the next due time %d times", n)
+	}
+	e.engine.Resize(1, true)
+	e.waitStatus(evt.DeliveryIDs[0], hookd.DeliveryDelivered, 1)
+}
+

@@ -217,6 +217,13 @@ func (e *Engine) Resize(n int, active bool) (fits bool) {
 	return fits
 }
 
+// mayClaim reports whether the engine may take work (see Config.Shared).
+func (e *Engine) mayClaim() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return !e.cfg.Shared || e.nodes > 0
+}
+
 // capLocked returns how many deliveries of one webhook this node may have in
 // flight, and the cluster-wide cap its claims must have the store count
 // (ClaimParams.MaxPerWebhook; 0: its share bounds it alone). e.mu is held.
@@ -283,6 +290,9 @@ func (e *Engine) Run(ctx context.Context) error {
 		// every attempt of the claim hangs, a retry falling due meanwhile
 		// waits for the poll: at most PollInterval late.)
 		switch {
+		case took == 0 && !e.mayClaim():
+			// A shared engine the membership does not let take work yet:
+			// Resize wakes it when it does.
 		case err == nil && took == 0 && blocked:
 			// The claim read due deliveries it could not take: their
 			// webhooks are saturated (here, or on other nodes, or being
