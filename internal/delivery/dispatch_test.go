@@ -166,4 +166,3 @@ func TestSharedWaitsForResize(t *testing.T) {
 	e.engine.Resize(1, true)
 	e.waitStatus(evt.DeliveryIDs[0], hookd.DeliveryDelivered, 1)
 }
-
