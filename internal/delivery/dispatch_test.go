@@ -8,6 +8,7 @@ import (
 
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/internal/delivery"
+	"github.com/hookd/hookd/internal/metrics"
 )
 
 // TestReserve: slots for claims at publish come out of Workers and
@@ -53,14 +54,33 @@ func TestReserve(t *testing.T) {
 // more nodes than the cap it falls back to the store's count; and it stops
 // taking work when Resize says it may not.
 func TestShares(t *testing.T) {
-	e := newEnv(t, func(c *delivery.Config) { c.Workers, c.PerWebhook, c.Shared = 100, 8, true })
+	m := metrics.New()
+	e := newEnv(t, func(c *delivery.Config) { c.Workers, c.PerWebhook, c.Shared, c.Metrics = 100, 8, true, m })
 	maxPer := func() int { _, _, m := e.engine.Lease(); return m }
+	gauge := func(want float64) {
+		t.Helper()
+		mfs, err := m.Registry.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == "hookd_cluster_nodes" {
+				if got := mf.GetMetric()[0].GetGauge().GetValue(); got != want {
+					t.Fatalf("hookd_cluster_nodes %v, want %v", got, want)
+				}
+				return
+			}
+		}
+		t.Fatal("no hookd_cluster_nodes")
+	}
+	gauge(0)
 	if took, _ := e.engine.Reserve("a", 5); took != 0 {
 		t.Fatalf("before any Resize: Reserve took %d, want 0", took)
 	}
 	if fits := e.engine.Resize(2, true); !fits {
 		t.Fatal("nothing in flight: does not fit")
 	}
+	gauge(2)
 	if took, _ := e.engine.Reserve("a", 10); took != 4 || maxPer() != 0 {
 		t.Fatalf("two nodes: Reserve took %d, cap to count %d; want 4 (8/2), 0", took, maxPer())
 	}
@@ -90,6 +110,7 @@ func TestShares(t *testing.T) {
 	if took, _ := e.engine.Reserve("c", 1); took != 0 {
 		t.Fatalf("inactive: Reserve took %d", took)
 	}
+	gauge(0)
 	e.engine.Unreserve("a", 2)
 	e.engine.Unreserve("b", 8)
 	e.stop()

@@ -171,6 +171,9 @@ func New(cfg Config) *Engine {
 	if cfg.Shared {
 		nodes = 0 // until Resize lets it take work
 	}
+	if cfg.Metrics != nil {
+		cfg.Metrics.ClusterNodes.Set(float64(nodes))
+	}
 	return &Engine{
 		cfg:        cfg,
 		store:      cfg.Store,
@@ -197,6 +200,7 @@ func (e *Engine) Resize(n int, active bool) (fits bool) {
 		want = 0
 	}
 	grew := want > 0 && (e.nodes == 0 || want < e.nodes)
+	was := e.nodes
 	if want != e.nodes {
 		e.nodes = want
 		e.epoch++
@@ -211,6 +215,19 @@ func (e *Engine) Resize(n int, active bool) (fits bool) {
 		}
 	}
 	e.mu.Unlock()
+	if want != was {
+		if e.cfg.Metrics != nil {
+			e.cfg.Metrics.ClusterNodes.Set(float64(want))
+		}
+		switch {
+		case was == 0:
+			e.log.Info("taking a share of each webhook's cap", "nodes", want, "node", e.cfg.Node)
+		case want == 0:
+			e.log.Warn("taking no work: cluster membership not renewed", "node", e.cfg.Node)
+		default:
+			e.log.Info("cluster size changed", "nodes", want, "node", e.cfg.Node)
+		}
+	}
 	if grew {
 		e.Wake()
 	}

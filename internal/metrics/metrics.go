@@ -28,6 +28,10 @@ type Metrics struct {
 	InboundCalls *prometheus.CounterVec
 	// Executions counts finished executions by status.
 	Executions *prometheus.CounterVec
+	// ClusterNodes is the number of live nodes this node takes its share
+	// of each webhook's cap for: 1 alone (SQLite), 0 while a node of a
+	// cluster may take no work (joining, or cut off from the database).
+	ClusterNodes prometheus.Gauge
 }
 
 // New registers every collector (plus Go and process collectors) on a fresh
@@ -56,8 +60,12 @@ func New() *Metrics {
 			Name: "hookd_executions_total",
 			Help: "Finished job executions by status.",
 		}, []string{"status"}),
+		ClusterNodes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hookd_cluster_nodes",
+			Help: "Live nodes this node takes its share of each webhook's concurrency cap for (0: it takes no work).",
+		}),
 	}
-	m.Registry.MustRegister(m.DeliveryOutcomes, m.AttemptDuration, m.EventsPublished, m.InboundCalls, m.Executions,
+	m.Registry.MustRegister(m.DeliveryOutcomes, m.AttemptDuration, m.EventsPublished, m.InboundCalls, m.Executions, m.ClusterNodes,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
