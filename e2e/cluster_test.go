@@ -6,10 +6,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -30,25 +33,38 @@ import (
 // whose admin.key the others get a copy of.
 func startCluster(t *testing.T, n int, extra ...string) []*server {
 	t.Helper()
+	nodes, _ := startGrowingCluster(t, n, extra...)
+	return nodes
+}
+
+// startGrowingCluster is startCluster, and returns a function that starts
+// one more node of the cluster.
+func startGrowingCluster(t *testing.T, n int, extra ...string) ([]*server, func() *server) {
+	t.Helper()
 	needPostgres(t)
 	dsn := freshDatabase(t)
 	key := make([]byte, 32)
 	rand.Read(key)
 	env := []string{"HOOKD_MASTER_KEY=" + base64.StdEncoding.EncodeToString(key)}
 	args := append([]string{"--database", dsn}, extra...)
-	nodes := []*server{startEnv(t, "", env, args...)}
-	adminKey, err := os.ReadFile(filepath.Join(nodes[0].DataDir, "admin.key"))
+	first := startEnv(t, "", env, args...)
+	adminKey, err := os.ReadFile(filepath.Join(first.DataDir, "admin.key"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for len(nodes) < n {
+	another := func() *server {
+		t.Helper()
 		dir := t.TempDir()
 		if err := os.WriteFile(filepath.Join(dir, "admin.key"), adminKey, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		nodes = append(nodes, startEnv(t, dir, env, args...))
+		return startEnv(t, dir, env, args...)
 	}
-	return nodes
+	nodes := []*server{first}
+	for len(nodes) < n {
+		nodes = append(nodes, another())
+	}
+	return nodes, another
 }
 
 // clusterClients returns a client per node sharing one transport that keeps
@@ -398,4 +414,69 @@ func TestClusterConcurrencyCap(t *testing.T) {
 		t.Fatalf("peak of %d concurrent requests to the webhook, want 2–4 (the cap is 4 cluster-wide)", p)
 	}
 	t.Logf("peak %d concurrent requests, %d requests for %d events", peak.Load(), rc.count(), total)
+}
+
+// TestClusterJoinKeepsCap: a node joining a cluster whose nodes keep a
+// webhook at its cap takes its share only once they have come down to their
+// smaller shares: the cap (4, two each over two nodes, then one each over
+// three) holds throughout, and the new node counts three nodes.
+func TestClusterJoinKeepsCap(t *testing.T) {
+	t.Parallel()
+	nodes, another := startGrowingCluster(t, 2, "--per-webhook-concurrency", "4")
+	ctx := context.Background()
+	var cur, peak atomic.Int64
+	rc := newRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		now := cur.Add(1)
+		for {
+			p := peak.Load()
+			if now <= p || peak.CompareAndSwap(p, now) {
+				break
+			}
+		}
+		time.Sleep(100 * time.Millisecond) // every slot stays busy while the backlog lasts
+		cur.Add(-1)
+	})
+	cs := clusterClients(nodes)
+	if _, err := cs[0].CreateWebhook(ctx, client.WebhookCreate{URL: rc.URL, Events: []string{"join.*"}}); err != nil {
+		t.Fatal(err)
+	}
+	ids := publishRoundRobin(t, cs, 60, "join.x", nil) // 1.5 s of work at four at a time
+	nodes = append(nodes, another())
+	cs = clusterClients(nodes)
+	ids = append(ids, publishRoundRobin(t, cs, 30, "join.y", nil)...)
+	within(t, 60*time.Second, "all events delivered", func() bool { return rc.allSeen(ids) })
+	if p := peak.Load(); p > 4 {
+		t.Fatalf("peak of %d concurrent requests to the webhook while a node joined, want at most 4", p)
+	}
+	for i, s := range nodes {
+		if v := metricValue(t, s, "hookd_cluster_nodes"); v != 3 {
+			t.Errorf("node %d: hookd_cluster_nodes %v, want 3", i, v)
+		}
+	}
+	t.Logf("peak %d concurrent requests, %d requests for %d events", peak.Load(), rc.count(), len(ids))
+}
+
+// metricValue reads one unlabelled metric from s's /metrics.
+func metricValue(t *testing.T, s *server, name string) float64 {
+	t.Helper()
+	resp, err := apiHTTP.Get(s.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.SplitSeq(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				t.Fatalf("%s: %q", name, line)
+			}
+			return f
+		}
+	}
+	t.Fatalf("/metrics of %s lacks %s", s.URL, name)
+	return 0
 }
