@@ -109,8 +109,9 @@ func TestMembers(t *testing.T) {
 	a.setFits(true)
 	waitFor(t, "b active once a fits", 10*time.Second, b.is(2, true))
 
-	// A row nobody renews counts while it is fresh, then no more.
-	if _, err := conn.Exec(ctx, `INSERT INTO nodes (id, seen_at, nodes, fits) VALUES ('ghost', now(), 3, true)`); err != nil {
+	// A row nobody renews counts while it is fresh, then no more (stamped two
+	// seconds ahead, so a slow renewal cannot miss it).
+	if _, err := conn.Exec(ctx, `INSERT INTO nodes (id, seen_at, nodes, fits) VALUES ('ghost', now() + interval '2 seconds', 3, true)`); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "a counting the ghost", 10*time.Second, a.is(3, true))
