@@ -385,13 +385,9 @@ func TestClusterSchedule(t *testing.T) {
 	t.Logf("%d scheduled runs in %v", len(due), elapsed.Round(time.Millisecond))
 }
 
-// --per-webhook-concurrency 4 on each of three nodes is a cap on the
-// webhook across the cluster, not per node.
-func TestClusterConcurrencyCap(t *testing.T) {
-	t.Parallel()
-	nodes := startCluster(t, 3, "--per-webhook-concurrency", "4")
-	cs := clusterClients(nodes)
-	ctx := context.Background()
+// peakRecorder is a receiver that answers each request after hold and
+// records the most requests it had in flight at once.
+func peakRecorder(t *testing.T, hold time.Duration) (*recorder, *atomic.Int64) {
 	var cur, peak atomic.Int64
 	rc := newRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
 		now := cur.Add(1)
@@ -401,9 +397,20 @@ func TestClusterConcurrencyCap(t *testing.T) {
 				break
 			}
 		}
-		time.Sleep(150 * time.Millisecond) // a slow receiver keeps every slot busy
+		time.Sleep(hold)
 		cur.Add(-1)
 	})
+	return rc, &peak
+}
+
+// --per-webhook-concurrency 4 on each of three nodes is a cap on the
+// webhook across the cluster, not per node.
+func TestClusterConcurrencyCap(t *testing.T) {
+	t.Parallel()
+	nodes := startCluster(t, 3, "--per-webhook-concurrency", "4")
+	cs := clusterClients(nodes)
+	ctx := context.Background()
+	rc, peak := peakRecorder(t, 150*time.Millisecond) // a slow receiver keeps every slot busy
 	if _, err := cs[0].CreateWebhook(ctx, client.WebhookCreate{URL: rc.URL, Events: []string{"cap.*"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -424,18 +431,7 @@ func TestClusterJoinKeepsCap(t *testing.T) {
 	t.Parallel()
 	nodes, another := startGrowingCluster(t, 2, "--per-webhook-concurrency", "4")
 	ctx := context.Background()
-	var cur, peak atomic.Int64
-	rc := newRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
-		now := cur.Add(1)
-		for {
-			p := peak.Load()
-			if now <= p || peak.CompareAndSwap(p, now) {
-				break
-			}
-		}
-		time.Sleep(100 * time.Millisecond) // every slot stays busy while the backlog lasts
-		cur.Add(-1)
-	})
+	rc, peak := peakRecorder(t, 100*time.Millisecond) // every slot stays busy while the backlog lasts
 	cs := clusterClients(nodes)
 	if _, err := cs[0].CreateWebhook(ctx, client.WebhookCreate{URL: rc.URL, Events: []string{"join.*"}}); err != nil {
 		t.Fatal(err)
