@@ -207,7 +207,7 @@ func (e *Engine) Resize(n int, active bool) (fits bool) {
 		e.idle = false
 	}
 	fits = e.claimEpoch < 0 || e.claimEpoch == e.epoch
-	if share := e.cfg.PerWebhook / max(n, 1); share >= 1 {
+	if share, counted := e.capFor(max(n, 1)); counted == 0 {
 		for _, c := range e.perHook {
 			if c > share {
 				fits = false
@@ -238,20 +238,26 @@ func (e *Engine) Resize(n int, active bool) (fits bool) {
 func (e *Engine) mayClaim() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return !e.cfg.Shared || e.nodes > 0
+	local, _ := e.capLocked()
+	return local > 0
 }
 
-// capLocked returns how many deliveries of one webhook this node may have in
-// flight, and the cluster-wide cap its claims must have the store count
-// (ClaimParams.MaxPerWebhook; 0: its share bounds it alone). e.mu is held.
-func (e *Engine) capLocked() (local, counted int) {
+// capLocked is capFor the live nodes the engine takes its share for. e.mu
+// is held.
+func (e *Engine) capLocked() (local, counted int) { return e.capFor(e.nodes) }
+
+// capFor returns how many deliveries of one webhook this node may have in
+// flight among nodes live nodes (0: it may take no work), and the
+// cluster-wide cap its claims must have the store count
+// (ClaimParams.MaxPerWebhook; 0: its share bounds it alone).
+func (e *Engine) capFor(nodes int) (local, counted int) {
 	switch {
 	case !e.cfg.Shared:
 		return e.cfg.PerWebhook, e.cfg.PerWebhook
-	case e.nodes == 0:
+	case nodes == 0:
 		return 0, 0
-	case e.cfg.PerWebhook/e.nodes >= 1:
-		return e.cfg.PerWebhook / e.nodes, 0
+	case e.cfg.PerWebhook/nodes >= 1:
+		return e.cfg.PerWebhook / nodes, 0
 	default:
 		return e.cfg.PerWebhook, e.cfg.PerWebhook
 	}
