@@ -122,7 +122,8 @@ type ClaimParams struct {
 	// Exclude lists webhooks to skip entirely (saturated ones).
 	Exclude []string
 	// PerWebhook returns how many deliveries of a webhook may be claimed now;
-	// nil means no limit.
+	// nil means no limit. It is asked at most once per webhook per claim:
+	// the caller may hold the room it gives until the claim returns.
 	PerWebhook func(webhookID string) int
 	// MaxPerWebhook, when > 0, caps each webhook's deliveries in processing
 	// across every node sharing the database (stores shared by several nodes

@@ -187,3 +187,53 @@ func TestSharedWaitsForResize(t *testing.T) {
 	e.engine.Resize(1, true)
 	e.waitStatus(evt.DeliveryIDs[0], hookd.DeliveryDelivered, 1)
 }
+
+// roomProbe is a store whose first claim asks for a webhook's room, then
+// sees what a claim at publish (Reserve) and the cap's in-flight count would
+// get while the claim is still running.
+type roomProbe struct {
+	hookd.Store
+	engine *delivery.Engine
+	ready  chan struct{} // closed once engine is set
+	once   sync.Once
+	got    chan [3]int // room, Reserve during the claim, InFlight during the claim
+}
+
+func (p *roomProbe) DeliveriesClaim(ctx context.Context, cp hookd.ClaimParams) ([]hookd.ClaimedDelivery, error) {
+	p.once.Do(func() {
+		<-p.ready
+		room := cp.PerWebhook("wh_x")
+		took, _ := p.engine.Reserve("wh_x", 5)
+		p.got <- [3]int{room, took, cp.InFlight("wh_x")}
+	})
+	return nil, nil
+}
+
+// TestClaimHoldsRoom: the room a claim is given for a webhook is not also
+// given to a claim at publish while the claim runs (one node would send
+// more than its cap), does not count as in flight, and is given back when
+// the claim returns.
+func TestClaimHoldsRoom(t *testing.T) {
+	t.Parallel()
+	probe := &roomProbe{got: make(chan [3]int, 1), ready: make(chan struct{})}
+	e := newEnv(t, func(c *delivery.Config) {
+		probe.Store = c.Store
+		c.Store, c.PerWebhook = probe, 3
+	})
+	probe.engine = e.engine
+	close(probe.ready)
+	got := <-probe.got
+	e.engine.Unreserve("wh_x", got[1]) // the engine's stop waits for reserved slots
+	if got != [3]int{3, 0, 0} {
+		t.Fatalf("room %d, Reserve during the claim took %d, in flight %d; want 3, 0, 0", got[0], got[1], got[2])
+	}
+	var took int
+	for deadline := time.Now().Add(5 * time.Second); took == 0 && time.Now().Before(deadline); {
+		took, _ = e.engine.Reserve("wh_x", 5)
+		time.Sleep(time.Millisecond)
+	}
+	if took != 3 {
+		t.Fatalf("Reserve after the claim took %d, want 3", took)
+	}
+	e.engine.Unreserve("wh_x", took)
+}

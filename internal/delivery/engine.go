@@ -423,18 +423,37 @@ func (e *Engine) claimOnce(ctx context.Context, afterShort bool) (took int, full
 		}
 		limit = min(limit, freed)
 	}
+	// The room the store is given for a webhook is held (counted in
+	// perHook) until the claim returns: a claim at publish (Reserve) made
+	// meanwhile cannot take the same slots. Without the hold, a publish
+	// between the claim's read of the room and its return took them too,
+	// and one node sent more than its cap.
+	held := map[string]int{}
+	defer func() {
+		e.mu.Lock()
+		for id, n := range held {
+			e.unhold(id, n)
+		}
+		e.mu.Unlock()
+	}()
 	perHook := func(id string) int {
 		e.mu.Lock()
 		defer e.mu.Unlock()
-		return perCap - e.perHook[id]
+		n := perCap - e.perHook[id]
+		if n > 0 {
+			held[id] += n
+			e.perHook[id] += n
+		}
+		return n
 	}
 	// The cap bounds requests to an endpoint (the slot is freed when the
 	// receiver answers, see attempt): this node's answered deliveries whose
-	// results are still being recorded hold no slot.
+	// results are still being recorded hold no slot, and the room held for
+	// this claim is not in flight.
 	inFlight := func(id string) int {
 		e.mu.Lock()
 		defer e.mu.Unlock()
-		return e.perHook[id]
+		return e.perHook[id] - held[id]
 	}
 	claimed, err := e.store.DeliveriesClaim(ctx, hookd.ClaimParams{
 		Now: e.cfg.Now(), Limit: limit, Lease: e.cfg.Lease, Owner: e.cfg.Node,
@@ -478,6 +497,11 @@ func (e *Engine) release(webhookID string) {
 // free returns n slots of webhookID; e.mu is held.
 func (e *Engine) free(webhookID string, n int) {
 	e.inflight -= n
+	e.unhold(webhookID, n)
+}
+
+// unhold takes n off webhookID's count in perHook; e.mu is held.
+func (e *Engine) unhold(webhookID string, n int) {
 	if left := e.perHook[webhookID] - n; left > 0 {
 		e.perHook[webhookID] = left
 	} else {
