@@ -36,13 +36,7 @@ func testMetrics(t *testing.T) {
 	r.Body.Close()
 	var body string
 	eventually(t, "metrics to show the delivery", func() bool {
-		resp, err := apiHTTP.Get(s.URL + "/metrics")
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		body = string(b)
+		body = scrape(t, s)
 		return strings.Contains(body, `hookd_delivery_attempts_total{outcome="delivered"} 1`)
 	})
 	for _, want := range []string{
@@ -56,4 +50,19 @@ func testMetrics(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+}
+
+// scrape returns s's /metrics.
+func scrape(t *testing.T, s *server) string {
+	t.Helper()
+	resp, err := apiHTTP.Get(s.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
