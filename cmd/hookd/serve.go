@@ -287,11 +287,15 @@ func debugMux() *http.ServeMux {
 
 // recordDelay is how long attempt results wait to be written together
 // (delivery.Config.RecordDelay): on PostgreSQL, where a transaction costs
-// more than the rows it writes, 20 ms make result batches several times
-// larger; SQLite's writer groups them already.
+// more than the rows it writes, 100 ms make result batches of a few hundred
+// at a few thousand deliveries a second (recordBatchMin ends a batch
+// sooner), and a fifth as many result transactions as 20 ms (docs/BENCHMARKS.md:
+// 8–18 % more deliveries a second on one node and on three). A delivery then
+// reads processing up to 100 ms after its receiver answered. SQLite's writer
+// groups them already.
 func recordDelay(shared bool) time.Duration {
 	if shared {
-		return 20 * time.Millisecond
+		return 100 * time.Millisecond
 	}
 	return 0
 }

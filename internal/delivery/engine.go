@@ -69,7 +69,7 @@ type Config struct {
 	// RecordDelay is how long attempt results wait for more before a batch
 	// smaller than recordBatchMin is written (default 0: at once). Where
 	// each transaction costs the database more than its rows (PostgreSQL),
-	// a few milliseconds make batches several times larger. The slot is
+	// a wait makes batches several times larger. The slot is
 	// freed when the receiver answers, not when the result is written, so
 	// the wait holds up no delivery; the delivery reads processing that much
 	// longer, and a crash meanwhile means one more attempt (at least once).
