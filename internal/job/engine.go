@@ -518,7 +518,7 @@ func eventFinish(c *hookd.ClaimedExecution, ev EventConfig, started, now time.Ti
 		OnEvent: func(evt *hookd.Event, p *hookd.ExecFinishParams) {
 			x := exe
 			x.Result = eventResult(evt)
-			p.Result, p.Outcome = x.Result, outcomeEvent(&x, &job, now)
+			p.Result, p.Outcome = x.Result, outcomeEventOwn(&x, &job, now)
 		},
 	}
 }
@@ -752,15 +752,26 @@ type outcomeData struct {
 // job.succeeded with the result or job.failed with the reason, owned by the
 // job's owner.
 func outcomeEvent(x *hookd.Execution, j *hookd.Job, now time.Time) *hookd.PublishParams {
-	d := outcomeData{
+	d := newOutcomeData(x, j)
+	data, err := json.Marshal(d)
+	if err != nil {
+		// Only a result that is not JSON gets here; keep the event.
+		d.Result = nil
+		data, _ = json.Marshal(d)
+	}
+	return &hookd.PublishParams{WorkspaceID: x.WorkspaceID, Type: outcomeType(x), Data: data, OwnerID: j.OwnerID, Now: now}
+}
+
+// newOutcomeData is the payload of x's outcome event: its result when it
+// succeeded (null when empty), its reason otherwise.
+func newOutcomeData(x *hookd.Execution, j *hookd.Job) *outcomeData {
+	d := &outcomeData{
 		JobID: x.JobID, JobName: j.Name, ExecutionID: x.ID, Source: x.Source, DurationMS: x.DurationMS,
 	}
 	if x.TriggerID != "" {
 		d.TriggerID = &x.TriggerID
 	}
-	typ := EventJobFailed
 	if x.Status == hookd.ExecSucceeded {
-		typ = EventJobSucceeded
 		d.Result = x.Result
 		if len(bytes.TrimSpace(d.Result)) == 0 {
 			d.Result = json.RawMessage("null")
@@ -768,13 +779,15 @@ func outcomeEvent(x *hookd.Execution, j *hookd.Job, now time.Time) *hookd.Publis
 	} else {
 		d.Reason = x.Reason
 	}
-	data, err := json.Marshal(d)
-	if err != nil {
-		// Only a result that is not JSON gets here; keep the event.
-		d.Result = nil
-		data, _ = json.Marshal(d)
+	return d
+}
+
+// outcomeType is x's outcome event type.
+func outcomeType(x *hookd.Execution) string {
+	if x.Status == hookd.ExecSucceeded {
+		return EventJobSucceeded
 	}
-	return &hookd.PublishParams{WorkspaceID: x.WorkspaceID, Type: typ, Data: data, OwnerID: j.OwnerID, Now: now}
+	return EventJobFailed
 }
 
 // Wait returns the execution once it is done, or its state when ctx ends
@@ -907,20 +920,6 @@ func (e *Engine) runEvent(ctx context.Context, j *hookd.Job, c EventConfig, inpu
 	}
 	e.publishWake()
 	return eventResult(evt), nil
-}
-
-// eventResult is the result of an event job's run that published evt:
-// {"event_id", "deliveries"}.
-func eventResult(evt *hookd.Event) json.RawMessage {
-	ids := evt.DeliveryIDs
-	if ids == nil {
-		ids = []string{}
-	}
-	b, _ := json.Marshal(struct {
-		EventID    string   `json:"event_id"`
-		Deliveries []string `json:"deliveries"`
-	}{evt.ID, ids}) // strings only: never fails
-	return b
 }
 
 // eventData is an event job's data for input: the input itself when it is a
