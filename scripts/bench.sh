@@ -135,6 +135,18 @@ pg-cluster)
       HOOKD_DEBUG_ADDR= start_node "node$i" "127.0.0.1:${ports[i-1]}" --database "$dsn"
     done
     for i in $(seq 1 "$n"); do backends+=${backends:+,}127.0.0.1:${ports[i-1]}; done
+    # Measure the cluster, not its start: a node takes its share once the
+    # others count it (a second or two), and its publishes meanwhile leave
+    # their deliveries to the shared queue. Wait until every node reports
+    # the cluster's size (1 each when apart).
+    local size=$n i2
+    [ -z "$apart" ] || size=1
+    for i2 in $(seq 1 "$n"); do
+      for _ in $(seq 100); do
+        curl -fs "http://127.0.0.1:${ports[i2-1]}/metrics" | grep -q "^hookd_cluster_nodes $size\$" && break
+        sleep 0.1
+      done
+    done
     proxy_up "$backends"
     for _ in $(seq 100); do curl -fs "http://$addr/readyz" >/dev/null && break; sleep 0.1; done
     export HOOKD_API_KEY=$(cat "$work/data/admin.key")
