@@ -65,10 +65,14 @@ func TestOutcomeJSON(t *testing.T) {
 		{"plain", func(*hookd.Execution, *hookd.Job, *hookd.Event) {}},
 		{"no deliveries", func(_ *hookd.Execution, _ *hookd.Job, e *hookd.Event) { e.DeliveryIDs = nil }},
 		{"one delivery", func(_ *hookd.Execution, _ *hookd.Job, e *hookd.Event) { e.DeliveryIDs = e.DeliveryIDs[:1] }},
-		{"no trigger", func(x *hookd.Execution, _ *hookd.Job, _ *hookd.Event) { x.TriggerID, x.Source = "", hookd.SourceSchedule }},
+		{"no trigger", func(x *hookd.Execution, _ *hookd.Job, _ *hookd.Event) {
+			x.TriggerID, x.Source = "", hookd.SourceSchedule
+		}},
 		{"long run", func(x *hookd.Execution, _ *hookd.Job, _ *hookd.Event) { x.DurationMS = 1<<53 + 1 }},
 		{"name escaped", func(_ *hookd.Execution, j *hookd.Job, _ *hookd.Event) { j.Name = `say "hi" <b>&</b>` }},
-		{"name unicode", func(_ *hookd.Execution, j *hookd.Job, _ *hookd.Event) { j.Name = "Auffrischung der Ansichten – ü\u2028" }},
+		{"name unicode", func(_ *hookd.Execution, j *hookd.Job, _ *hookd.Event) {
+			j.Name = "Auffrischung der Ansichten – ü\u2028"
+		}},
 		{"name control", func(_ *hookd.Execution, j *hookd.Job, _ *hookd.Event) { j.Name = "a\tb\x7f\x00" }},
 		{"name invalid UTF-8", func(_ *hookd.Execution, j *hookd.Job, _ *hookd.Event) { j.Name = "a\xffb" }},
 		{"delivery id escaped", func(_ *hookd.Execution, _ *hookd.Job, e *hookd.Event) { e.DeliveryIDs = []string{"dlv_1", `dlv_"2"`} }},
