@@ -1,12 +1,14 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/internal/flight"
 )
 
 // access is what a route demands of the caller.
@@ -39,18 +41,15 @@ func (s *Server) authenticate(r *http.Request) (*hookd.APIKey, error) {
 	}
 	var hash [32]byte
 	copy(hash[:], hookd.HashToken(token))
-	if k := s.keys.get(hash); k != nil {
-		return k, nil
-	}
-	gen := s.keys.generation()
-	k, err := s.store.APIKeyGetByHash(r.Context(), hash[:])
+	k, err := s.keys.lookup(r.Context(), hash, func(ctx context.Context) (*hookd.APIKey, error) {
+		return s.store.APIKeyGetByHash(ctx, hash[:])
+	})
 	if hookd.IsNotFound(err) {
 		return nil, errUnauthorized
 	}
 	if err != nil {
 		return nil, err
 	}
-	s.keys.put(hash, k, gen)
 	return k, nil
 }
 
@@ -99,7 +98,39 @@ type keyCache struct {
 	mu  sync.RWMutex
 	gen uint64 // bumped on every invalidation
 	m   map[[32]byte]keyEntry
+
+	// flights are the store reads in progress (lookup).
+	flights flight.Group[[32]byte, *hookd.APIKey]
 }
+
+// lookup returns the key of hash: the cached one, else what load reads,
+// cached for the next requests. Concurrent lookups of one uncached key share
+// one load: when a busy client's key expires from the cache (or the server
+// has just started), its requests in flight would otherwise all read the
+// store at once, each holding a database connection (on PostgreSQL, every
+// connection the pool opens for such a burst is a server process for as long
+// as the pool keeps it). A lookup whose ctx ends while it waits for another's
+// load returns ctx's error; the load itself runs under the context of the
+// request that started it, detached from its cancellation.
+func (c *keyCache) lookup(ctx context.Context, hash [32]byte, load func(context.Context) (*hookd.APIKey, error)) (*hookd.APIKey, error) {
+	if k := c.get(hash); k != nil {
+		return k, nil
+	}
+	return c.flights.Do(ctx, hash, func() (*hookd.APIKey, error) {
+		gen := c.generation()
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), keyLoadTimeout)
+		defer cancel()
+		k, err := load(lctx)
+		if err == nil {
+			c.put(hash, k, gen)
+		}
+		return k, err
+	})
+}
+
+// keyLoadTimeout bounds a shared key lookup, which no one request's
+// cancellation ends.
+const keyLoadTimeout = 10 * time.Second
 
 type keyEntry struct {
 	key   *hookd.APIKey

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -171,5 +172,62 @@ func testDeliveryRetry(t *testing.T) {
 	got := e.do("GET", "/v1/deliveries/"+f.delivery, e.read, nil).want(t, 200).obj(t)
 	if got["status"] != "dead" {
 		t.Errorf("delivery of a deleted webhook: %v", got["status"])
+	}
+}
+
+// TestKeyLookupShared: concurrent lookups of one uncached key read the store
+// once and all get its answer, which is cached; an error is not cached.
+// (internal/flight's test covers waiters that give up and loads that panic.)
+func TestKeyLookupShared(t *testing.T) {
+	c := newKeyCache(time.Hour, 16)
+	hash := [32]byte{7}
+	var loads atomic.Int32
+	release := make(chan struct{})
+	load := func(ctx context.Context) (*hookd.APIKey, error) {
+		loads.Add(1)
+		<-release
+		return &hookd.APIKey{ID: "key_1"}, nil
+	}
+	const n = 20
+	var asked atomic.Int32
+	got := make(chan *hookd.APIKey, n)
+	for range n {
+		go func() {
+			asked.Add(1)
+			k, err := c.lookup(context.Background(), hash, load)
+			if err != nil {
+				t.Error(err)
+			}
+			got <- k
+		}()
+	}
+	for asked.Load() < n || loads.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond) // for the last lookups to find the load in progress
+	close(release)
+	for range n {
+		if k := <-got; k == nil || k.ID != "key_1" {
+			t.Fatalf("lookup = %+v", k)
+		}
+	}
+	if l := loads.Load(); l != 1 {
+		t.Errorf("%d concurrent lookups read the store %d times, want once", n, l)
+	}
+	if k, _ := c.lookup(context.Background(), hash, load); k == nil || loads.Load() != 1 {
+		t.Errorf("a cached key was read again (%d reads)", loads.Load())
+	}
+	var fails atomic.Int32
+	notFound := func(context.Context) (*hookd.APIKey, error) {
+		fails.Add(1)
+		return nil, hookd.Errorf(hookd.ENotFound, "no such key")
+	}
+	for range 2 {
+		if _, err := c.lookup(context.Background(), [32]byte{8}, notFound); !hookd.IsNotFound(err) {
+			t.Errorf("err = %v, want not found", err)
+		}
+	}
+	if fails.Load() != 2 {
+		t.Errorf("an error was cached: %d reads for 2 lookups", fails.Load())
 	}
 }

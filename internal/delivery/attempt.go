@@ -114,9 +114,24 @@ func (e *Engine) hook(c *hookd.ClaimedDelivery) (*hookState, error) {
 	if hs != nil && hs.updatedAt.Equal(c.WebhookUpdatedAt) && now.Before(hs.signUntil) {
 		return hs, nil
 	}
+	// The first attempts to a webhook (after a start, or a change) arrive
+	// together: they share one read of it.
+	hs, err := e.hookLoads.Do(context.Background(), c.WebhookID, func() (*hookState, error) {
+		return e.loadHook(c.WebhookID, now)
+	})
+	if err == nil && hs.updatedAt.Before(c.WebhookUpdatedAt) {
+		// The shared read began before the change this delivery was
+		// claimed under: read it again.
+		hs, err = e.loadHook(c.WebhookID, now)
+	}
+	return hs, err
+}
+
+// loadHook reads webhook id and caches its state.
+func (e *Engine) loadHook(id string, now time.Time) (*hookState, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	wh, err := e.store.WebhookGetByID(ctx, c.WebhookID)
+	wh, err := e.store.WebhookGetByID(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -124,14 +139,14 @@ func (e *Engine) hook(c *hookd.ClaimedDelivery) (*hookState, error) {
 	if err != nil {
 		return nil, fmt.Errorf("webhook %s secret: %w", wh.ID, err)
 	}
-	hs = &hookState{wh: wh, updatedAt: wh.UpdatedAt, signer: signer, signUntil: now.Add(time.Hour)}
+	hs := &hookState{wh: wh, updatedAt: wh.UpdatedAt, signer: signer, signUntil: now.Add(time.Hour)}
 	if wh.PreviousSecretExpiresAt != nil && wh.PreviousSecretExpiresAt.After(now) && wh.PreviousSecretExpiresAt.Before(hs.signUntil) {
 		hs.signUntil = *wh.PreviousSecretExpiresAt
 	}
 	if wh.RateLimitPerSecond > 0 {
 		hs.limiter = rate.NewLimiter(rate.Limit(wh.RateLimitPerSecond), wh.RateLimitPerSecond)
 		e.mu.Lock()
-		if old := e.hooks[c.WebhookID]; old != nil && old.limiter != nil && old.wh.RateLimitPerSecond == wh.RateLimitPerSecond {
+		if old := e.hooks[id]; old != nil && old.limiter != nil && old.wh.RateLimitPerSecond == wh.RateLimitPerSecond {
 			hs.limiter = old.limiter // keep the bucket's state across reloads
 		}
 		e.mu.Unlock()
@@ -143,7 +158,7 @@ func (e *Engine) hook(c *hookd.ClaimedDelivery) (*hookState, error) {
 	hs.headers.Set("Content-Type", "application/json")
 	hs.headers.Set("User-Agent", "hookd/"+hookd.Version)
 	e.mu.Lock()
-	e.hooks[c.WebhookID] = hs
+	e.hooks[id] = hs
 	e.mu.Unlock()
 	return hs, nil
 }

@@ -3,6 +3,7 @@ package delivery_test
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -260,4 +261,47 @@ func TestClaimHoldsRoom(t *testing.T) {
 		t.Fatalf("Reserve after the claim took %d, want 3", took)
 	}
 	e.engine.Unreserve("wh_x", took)
+}
+
+// hookGetGate is a store whose first webhook read waits for release, counting
+// the reads.
+type hookGetGate struct {
+	hookd.Store
+	reads   atomic.Int32
+	release chan struct{}
+}
+
+func (s *hookGetGate) WebhookGetByID(ctx context.Context, id string) (*hookd.Webhook, error) {
+	if s.reads.Add(1) == 1 {
+		<-s.release
+	}
+	return s.Store.WebhookGetByID(ctx, id)
+}
+
+// TestHookLoadShared: the first attempts to a webhook, started together,
+// read it once between them (each read would hold a database connection).
+func TestHookLoadShared(t *testing.T) {
+	t.Parallel()
+	gate := &hookGetGate{release: make(chan struct{})}
+	e := newEnv(t, func(c *delivery.Config) {
+		gate.Store = c.Store
+		c.Store = gate
+	})
+	rc := newReceiver(t, nil)
+	e.webhook(rc.URL, nil)
+	var ids []string
+	for range 8 {
+		ids = append(ids, e.publish("a", `{}`).DeliveryIDs...)
+	}
+	for gate.reads.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // for the other attempts to reach the read in progress
+	close(gate.release)
+	for _, id := range ids {
+		e.waitStatus(id, hookd.DeliveryDelivered, 1)
+	}
+	if n := gate.reads.Load(); n != 1 {
+		t.Errorf("8 first attempts read the webhook %d times, want once", n)
+	}
 }

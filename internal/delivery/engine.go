@@ -17,6 +17,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/internal/flight"
 	"github.com/hookd/hookd/internal/gather"
 	"github.com/hookd/hookd/internal/metrics"
 	"github.com/hookd/hookd/signature"
@@ -111,6 +112,7 @@ type Engine struct {
 	epoch      int
 	claimEpoch int
 	hooks      map[string]*hookState
+	hookLoads  flight.Group[string, *hookState] // reads of webhooks, shared (hook)
 
 	attempts sync.WaitGroup
 	stopping chan struct{}

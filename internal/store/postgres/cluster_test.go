@@ -712,3 +712,29 @@ func TestPublishSeesOtherNodesWebhooks(t *testing.T) {
 		t.Fatalf("after deleting w1: deliveries to %v, want none", got)
 	}
 }
+
+// TestHookCacheColdShared: publishes that find a workspace's webhooks not yet
+// cached (a node just started under load) read them once between them, not
+// once each (each read would hold a connection of the pool).
+func TestHookCacheColdShared(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cl := newCluster(t, 1)
+	s, ws := cl.nodes[0], cl.ws
+	wh := &hookd.Webhook{WorkspaceID: ws.ID, URL: "https://one", Active: true, Secret: "s", Events: []string{"*"}}
+	if err := s.WebhookCreate(ctx, wh); err != nil {
+		t.Fatal(err)
+	}
+	reads, seen, err := s.ColdHookGets(ctx, ws.ID, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reads != 1 {
+		t.Errorf("16 gets of a cold cache read the webhooks %d times, want once", reads)
+	}
+	for _, ids := range seen {
+		if !slices.Equal(ids, []string{wh.ID}) {
+			t.Errorf("a get saw %v, want [%s]", ids, wh.ID)
+		}
+	}
+}

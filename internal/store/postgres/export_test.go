@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -78,4 +79,60 @@ const WebhookLockClass = webhookLockClass
 // within ttl (test only).
 func (s *Store) MembersEvery(ctx context.Context, node string, m hookd.Member, round, ttl time.Duration) error {
 	return s.members(ctx, node, m, round, ttl)
+}
+
+// countingQuerier counts Query calls and holds the first until release is
+// closed (test only).
+type countingQuerier struct {
+	dbtx
+	queries atomic.Int32
+	release chan struct{}
+}
+
+func (q *countingQuerier) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if q.queries.Add(1) == 1 {
+		<-q.release
+	}
+	return q.dbtx.Query(ctx, sql, args...)
+}
+
+// ColdHookGets asks an empty webhook cache for the workspace's active
+// webhooks n times at once (the first read held until all n have asked) and
+// returns how many reads the database got and the webhooks each get saw
+// (test only).
+func (s *Store) ColdHookGets(ctx context.Context, workspaceID string, n int) (reads int, seen [][]string, err error) {
+	var c hookCache
+	q := &countingQuerier{dbtx: s.pool, release: make(chan struct{})}
+	var asked atomic.Int32
+	type got struct {
+		ids []string
+		err error
+	}
+	out := make(chan got, n)
+	for range n {
+		go func() {
+			asked.Add(1)
+			h, err := c.get(ctx, q, workspaceID, false)
+			var ids []string
+			if h != nil {
+				for _, wh := range h.list {
+					ids = append(ids, wh.ID)
+				}
+			}
+			out <- got{ids, err}
+		}()
+	}
+	for asked.Load() < int32(n) || q.queries.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond) // for the last gets to find the read in progress
+	close(q.release)
+	for range n {
+		g := <-out
+		if g.err != nil {
+			err = g.err
+		}
+		seen = append(seen, g.ids)
+	}
+	return int(q.queries.Load()), seen, err
 }

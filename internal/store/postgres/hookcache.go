@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/internal/flight"
 )
 
 // fingerprintExpr identifies a set of webhook rows (id, updated) in one
@@ -32,7 +33,15 @@ const maxCachedWorkspaces = 4096
 type hookCache struct {
 	mu sync.Mutex
 	m  map[string]*activeHooks
+
+	// flights are the first reads of a workspace's webhooks in progress:
+	// the publishes that find its cache empty (at start) share one.
+	flights flight.Group[string, *activeHooks]
 }
+
+// hookLoadTimeout bounds a shared first read, which no one publish's
+// cancellation ends.
+const hookLoadTimeout = 10 * time.Second
 
 // activeHooks is one workspace's active webhooks as of one snapshot.
 type activeHooks struct {
@@ -41,7 +50,8 @@ type activeHooks struct {
 }
 
 // get returns the cached active webhooks of the workspace, reading them
-// (through q) when absent or when reload is set.
+// (through q) when absent or when reload is set. Concurrent gets of a
+// workspace not yet cached share one read.
 func (c *hookCache) get(ctx context.Context, q dbtx, workspaceID string, reload bool) (*activeHooks, error) {
 	c.mu.Lock()
 	h := c.m[workspaceID]
@@ -49,6 +59,24 @@ func (c *hookCache) get(ctx context.Context, q dbtx, workspaceID string, reload 
 	if h != nil && !reload {
 		return h, nil
 	}
+	if reload {
+		return c.load(ctx, q, workspaceID)
+	}
+	return c.flights.Do(ctx, workspaceID, func() (*activeHooks, error) {
+		c.mu.Lock()
+		h := c.m[workspaceID]
+		c.mu.Unlock()
+		if h != nil { // read by a flight that ended meanwhile
+			return h, nil
+		}
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), hookLoadTimeout)
+		defer cancel()
+		return c.load(lctx, q, workspaceID)
+	})
+}
+
+// load reads a workspace's active webhooks (through q) into the cache.
+func (c *hookCache) load(ctx context.Context, q dbtx, workspaceID string) (*activeHooks, error) {
 	h, err := activeWebhooks(ctx, q, workspaceID)
 	if err != nil {
 		return nil, err
