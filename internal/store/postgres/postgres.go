@@ -46,13 +46,18 @@ type Options struct {
 	Now func() time.Time
 }
 
-// defaultMaxConns is the pool size unless Options or the DSN set one. Every
-// publish is its own transaction, and PostgreSQL flushes the WAL of all the
-// transactions committing at once in one fsync: a pool as large as the API's
-// concurrent publishers lets their commits share flushes (pgxpool's default,
-// max(4, GOMAXPROCS), measured a third of the ingest rate with 32 publishers
-// on 2 cores). 24 keeps three nodes (72 connections, plus one listener each)
-// under PostgreSQL's default max_connections of 100.
+// defaultMaxConns is the pool size unless Options or the DSN set one.
+// Publishes and attempt results are batched (one transaction at a time each),
+// but every accepted trigger call and API write is a transaction of its own,
+// and PostgreSQL flushes the WAL of all the transactions committing at once
+// in one fsync: a pool as large as the concurrent callers lets their commits
+// share flushes (pgxpool's default, max(4, GOMAXPROCS), measured a third of
+// the ingest rate with 32 publishers on 2 cores before publishes were
+// batched). The pool opens connections only as they are wanted, and
+// concurrent cache misses share one read (internal/flight), so a node busy
+// publishing and delivering uses about five. 24 keeps three nodes (72
+// connections, plus one listener each) under PostgreSQL's default
+// max_connections of 100.
 const defaultMaxConns = 24
 
 // Store is a hookd.Store on PostgreSQL. It is safe for concurrent use, and
