@@ -201,10 +201,13 @@ func TestKeyLookupShared(t *testing.T) {
 			got <- k
 		}()
 	}
-	for asked.Load() < n || loads.Load() == 0 {
+	for deadline := time.Now().Add(10 * time.Second); asked.Load() < n || c.flights.Waiting(hash) < n-1; {
+		if time.Now().After(deadline) {
+			close(release)
+			t.Fatalf("%d of %d lookups wait for the first one's load (%d loads)", c.flights.Waiting(hash), n-1, loads.Load())
+		}
 		time.Sleep(time.Millisecond)
 	}
-	time.Sleep(20 * time.Millisecond) // for the last lookups to find the load in progress
 	close(release)
 	for range n {
 		if k := <-got; k == nil || k.ID != "key_1" {

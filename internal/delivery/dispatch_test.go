@@ -288,15 +288,19 @@ func TestHookLoadShared(t *testing.T) {
 		c.Store = gate
 	})
 	rc := newReceiver(t, nil)
-	e.webhook(rc.URL, nil)
+	wh := e.webhook(rc.URL, nil)
 	var ids []string
 	for range 8 {
 		ids = append(ids, e.publish("a", `{}`).DeliveryIDs...)
 	}
-	for gate.reads.Load() == 0 {
+	// At least one more attempt waits for the first one's read.
+	for deadline := time.Now().Add(10 * time.Second); gate.reads.Load() == 0 || e.engine.HookReadsWaiting(wh.ID) == 0; {
+		if time.Now().After(deadline) {
+			close(gate.release)
+			t.Fatalf("no attempt waits for the first read of the webhook (%d reads)", gate.reads.Load())
+		}
 		time.Sleep(time.Millisecond)
 	}
-	time.Sleep(50 * time.Millisecond) // for the other attempts to reach the read in progress
 	close(gate.release)
 	for _, id := range ids {
 		e.waitStatus(id, hookd.DeliveryDelivered, 1)

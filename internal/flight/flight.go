@@ -23,9 +23,10 @@ type Group[K comparable, V any] struct {
 }
 
 type call[V any] struct {
-	done chan struct{}
-	v    V
-	err  error
+	done    chan struct{}
+	v       V
+	err     error
+	waiters int // callers waiting for it (under Group.mu)
 }
 
 // Do returns fn's result. When a call for key is in progress, Do waits for
@@ -36,7 +37,9 @@ type call[V any] struct {
 func (g *Group[K, V]) Do(ctx context.Context, key K, fn func() (V, error)) (V, error) {
 	g.mu.Lock()
 	c, waiting := g.m[key]
-	if !waiting {
+	if waiting {
+		c.waiters++
+	} else {
 		c = &call[V]{done: make(chan struct{})}
 		if g.m == nil {
 			g.m = map[K]*call[V]{}
@@ -45,6 +48,11 @@ func (g *Group[K, V]) Do(ctx context.Context, key K, fn func() (V, error)) (V, e
 	}
 	g.mu.Unlock()
 	if waiting {
+		defer func() {
+			g.mu.Lock()
+			c.waiters--
+			g.mu.Unlock()
+		}()
 		select {
 		case <-c.done:
 			return c.v, c.err
@@ -66,4 +74,15 @@ func (g *Group[K, V]) Do(ctx context.Context, key K, fn func() (V, error)) (V, e
 	c.v, c.err = fn()
 	finished = true
 	return c.v, c.err
+}
+
+// Waiting returns how many callers wait for the call for key in progress (0
+// when there is none).
+func (g *Group[K, V]) Waiting(key K) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if c := g.m[key]; c != nil {
+		return c.waiters
+	}
+	return 0
 }

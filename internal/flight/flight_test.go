@@ -11,7 +11,7 @@ import (
 )
 
 // waitFor polls cond until it holds (the calls below block until released,
-// so nothing here waits on a timer for an outcome).
+// so nothing here depends on how fast goroutines run).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -37,13 +37,11 @@ func TestDo(t *testing.T) {
 		return 42, nil
 	}
 	const n = 20
-	var joined atomic.Int32
 	results := make(chan int, n)
 	go func() { v, _ := g.Do(context.Background(), "a", slow); results <- v }()
 	waitFor(t, "the first call", func() bool { return calls.Load() == 1 })
 	for range n - 1 {
 		go func() {
-			joined.Add(1)
 			v, err := g.Do(context.Background(), "a", func() (int, error) { t.Error("a waiter ran its own call"); return 0, nil })
 			if err != nil {
 				t.Error(err)
@@ -61,8 +59,7 @@ func TestDo(t *testing.T) {
 	if _, err := g.Do(ctx, "a", slow); !errors.Is(err, context.Canceled) {
 		t.Errorf("canceled waiter: %v", err)
 	}
-	waitFor(t, "the waiters", func() bool { return joined.Load() == n-1 })
-	time.Sleep(20 * time.Millisecond) // for the last waiters to reach Do (a late one fails the test above)
+	waitFor(t, "the waiters", func() bool { return g.Waiting("a") == n-1 })
 	close(release)
 	for range n {
 		if v := <-results; v != 42 {
@@ -99,7 +96,7 @@ func TestDo(t *testing.T) {
 		_, err := g.Do(context.Background(), "p", func() (int, error) { t.Error("late waiter ran its own call"); return 0, nil })
 		waiter <- err
 	}()
-	time.Sleep(20 * time.Millisecond) // for the waiter to find the call in progress
+	waitFor(t, "the waiter", func() bool { return g.Waiting("p") == 1 })
 	close(panicNow)
 	if r := <-recovered; r != "store exploded" {
 		t.Errorf("recovered %v", r)
@@ -109,5 +106,8 @@ func TestDo(t *testing.T) {
 	}
 	if v, err := g.Do(context.Background(), "p", func() (int, error) { return 3, nil }); v != 3 || err != nil {
 		t.Errorf("after a panic: %d, %v", v, err)
+	}
+	if w := g.Waiting("a") + g.Waiting("p"); w != 0 {
+		t.Errorf("%d callers still counted as waiting", w)
 	}
 }

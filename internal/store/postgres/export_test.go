@@ -122,10 +122,12 @@ func (s *Store) ColdHookGets(ctx context.Context, workspaceID string, n int) (re
 			out <- got{ids, err}
 		}()
 	}
-	for asked.Load() < int32(n) || q.queries.Load() == 0 {
+	for deadline := time.Now().Add(10 * time.Second); asked.Load() < int32(n) || q.queries.Load() == 0 || c.flights.Waiting(workspaceID) < n-1; {
+		if time.Now().After(deadline) {
+			break // the reads counted below tell what happened
+		}
 		time.Sleep(time.Millisecond)
 	}
-	time.Sleep(20 * time.Millisecond) // for the last gets to find the read in progress
 	close(q.release)
 	for range n {
 		g := <-out
