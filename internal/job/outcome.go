@@ -6,29 +6,16 @@ import (
 	"time"
 
 	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/internal/plainjson"
 )
 
 // The outcome of an event job's run ended inline is encoded inside the
 // store's one writer, once per accepted trigger call. json.Marshal spends
 // most of that on reflection and on validating the result it was given, which
 // this package built itself: for the common case (ids, names and sources
-// that need no escaping) the bytes are appended here instead, exactly as
-// json.Marshal would write them (TestOutcomeJSON, FuzzOutcomeJSON), and
-// anything else goes through json.Marshal as before.
-
-// appendPlain appends s quoted, as json.Marshal quotes it, when s is printable
-// ASCII without a character json.Marshal escapes (" \ < > &). ok is false,
-// and b unchanged, otherwise.
-func appendPlain(b []byte, s string) (_ []byte, ok bool) {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			return b, false
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"'), true
-}
+// that need no escaping, internal/plainjson) the bytes are appended here
+// instead, exactly as json.Marshal would write them (TestOutcomeJSON,
+// FuzzOutcomeJSON), and anything else goes through json.Marshal as before.
 
 // eventResult is the result of an event job's run that published evt:
 // {"event_id", "deliveries"}, compact and escaped as json.Marshal writes it,
@@ -41,7 +28,7 @@ func eventResult(evt *hookd.Event) json.RawMessage {
 	}
 	b := make([]byte, 0, n)
 	b = append(b, `{"event_id":`...)
-	b, ok := appendPlain(b, evt.ID)
+	b, ok := plainjson.Append(b, evt.ID)
 	b = append(b, `,"deliveries":[`...)
 	for i, id := range evt.DeliveryIDs {
 		if !ok {
@@ -50,7 +37,7 @@ func eventResult(evt *hookd.Event) json.RawMessage {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b, ok = appendPlain(b, id)
+		b, ok = plainjson.Append(b, id)
 	}
 	if ok {
 		return append(b, "]}"...)
@@ -71,25 +58,25 @@ func eventResult(evt *hookd.Event) json.RawMessage {
 // escaped). ok is false when a string needs escaping.
 func (d *outcomeData) appendJSON(b []byte) (_ []byte, ok bool) {
 	b = append(b, `{"job_id":`...)
-	if b, ok = appendPlain(b, d.JobID); !ok {
+	if b, ok = plainjson.Append(b, d.JobID); !ok {
 		return b, false
 	}
 	b = append(b, `,"job_name":`...)
-	if b, ok = appendPlain(b, d.JobName); !ok {
+	if b, ok = plainjson.Append(b, d.JobName); !ok {
 		return b, false
 	}
 	b = append(b, `,"execution_id":`...)
-	if b, ok = appendPlain(b, d.ExecutionID); !ok {
+	if b, ok = plainjson.Append(b, d.ExecutionID); !ok {
 		return b, false
 	}
 	b = append(b, `,"trigger_id":`...)
 	if d.TriggerID == nil {
 		b = append(b, "null"...)
-	} else if b, ok = appendPlain(b, *d.TriggerID); !ok {
+	} else if b, ok = plainjson.Append(b, *d.TriggerID); !ok {
 		return b, false
 	}
 	b = append(b, `,"source":`...)
-	if b, ok = appendPlain(b, d.Source); !ok {
+	if b, ok = plainjson.Append(b, d.Source); !ok {
 		return b, false
 	}
 	b = append(b, `,"duration_ms":`...)
@@ -100,7 +87,7 @@ func (d *outcomeData) appendJSON(b []byte) (_ []byte, ok bool) {
 	}
 	if d.Reason != "" {
 		b = append(b, `,"reason":`...)
-		if b, ok = appendPlain(b, d.Reason); !ok {
+		if b, ok = plainjson.Append(b, d.Reason); !ok {
 			return b, false
 		}
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/internal/metrics"
+	"github.com/hookd/hookd/internal/plainjson"
 	"github.com/hookd/hookd/signature"
 )
 
@@ -702,7 +703,7 @@ var (
 // and status need no escaping (an accepted call's answer, every time); ok is
 // false otherwise, and b is then unchanged.
 func (a answer) appendPlain(b []byte) (_ []byte, ok bool) {
-	if a.Result != nil || a.Reason != "" || !plainJSON(a.ExecutionID) || !plainJSON(a.Status) {
+	if a.Result != nil || a.Reason != "" || !plainjson.Is(a.ExecutionID) || !plainjson.Is(a.Status) {
 		return b, false
 	}
 	b = append(b, `{"success":`...)
@@ -715,18 +716,6 @@ func (a answer) appendPlain(b []byte) (_ []byte, ok bool) {
 	b = append(b, `,"status":"`...)
 	b = append(b, a.Status...)
 	return append(b, "\"}\n"...), true
-}
-
-// plainJSON reports whether s is written in a JSON string as it is: ASCII
-// letters, digits, '_' and '-' only.
-func plainJSON(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
 }
 
 // tokenCache keeps triggers found by token hash for a short time, so an
