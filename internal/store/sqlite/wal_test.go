@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	hookd "github.com/hookd/hookd"
 	"github.com/hookd/hookd/internal/seal"
 )
 
@@ -78,5 +80,72 @@ func TestWALBounded(t *testing.T) {
 	}
 	if s.catchUps.Load() == 0 {
 		t.Error("the writer never caught up")
+	}
+}
+
+// TestPageSize: a database Open creates has pages of newPageSize and is in
+// WAL mode; one created earlier with other pages keeps them and opens as
+// before (page_size cannot change a database that exists).
+func TestPageSize(t *testing.T) {
+	t.Parallel()
+	sl, err := seal.New(make([]byte, seal.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	settings := func(path string) (pageSize int, mode string) {
+		t.Helper()
+		db, err := sql.Open("sqlite", "file:"+path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if err := db.QueryRow("PRAGMA page_size").Scan(&pageSize); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil {
+			t.Fatal(err)
+		}
+		return pageSize, mode
+	}
+	for _, tc := range []struct {
+		name     string
+		existing int // page size of a database made before Open; 0: none
+		want     int
+	}{
+		{"new", 0, newPageSize},
+		{"existing 4096", 4096, 4096},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "hookd.db")
+			if tc.existing != 0 {
+				db, err := sql.Open("sqlite", "file:"+path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, q := range []string{fmt.Sprintf("PRAGMA page_size=%d", tc.existing), "CREATE TABLE before (x)"} {
+					if _, err := db.Exec(q); err != nil {
+						t.Fatal(err)
+					}
+				}
+				db.Close()
+			}
+			s, err := Open(ctx, path, Options{Sealer: sl})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.pageSize != tc.want {
+				t.Errorf("store's page size %d, want %d", s.pageSize, tc.want)
+			}
+			if err := s.WorkspaceCreate(ctx, &hookd.Workspace{Name: "w"}); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if ps, mode := settings(path); ps != tc.want || mode != "wal" {
+				t.Errorf("database: page_size %d, journal_mode %q; want %d, wal", ps, mode, tc.want)
+			}
+		})
 	}
 }
