@@ -1,6 +1,7 @@
 package main
 
 import (
+	"runtime"
 	"runtime/debug"
 	"testing"
 )
@@ -22,6 +23,28 @@ func TestTuneGC(t *testing.T) {
 		})
 		if got := debug.SetGCPercent(100); got != tc.want {
 			t.Errorf("GOGC=%q: collector at %d, want %d", tc.gogc, got, tc.want)
+		}
+	}
+}
+
+// A SQLite server runs with one processor more than Go's default unless
+// GOMAXPROCS is set, which then wins.
+func TestTuneProcs(t *testing.T) {
+	orig := runtime.GOMAXPROCS(0)
+	defer runtime.GOMAXPROCS(orig)
+	for _, tc := range []struct {
+		env  string
+		want int
+	}{{"", orig + 1}, {"1", orig}} {
+		runtime.GOMAXPROCS(orig)
+		tuneProcs(func(k string) string {
+			if k == "GOMAXPROCS" {
+				return tc.env
+			}
+			return ""
+		})
+		if got := runtime.GOMAXPROCS(0); got != tc.want {
+			t.Errorf("GOMAXPROCS=%q: %d processors, want %d", tc.env, got, tc.want)
 		}
 	}
 }
