@@ -15,12 +15,7 @@ func TestTuneGC(t *testing.T) {
 		want int
 	}{{"", serveGCPercent}, {"50", 100}, {"off", 100}} {
 		debug.SetGCPercent(100)
-		tuneGC(func(k string) string {
-			if k == "GOGC" {
-				return tc.gogc
-			}
-			return ""
-		})
+		tuneGC(getenvOnly("GOGC", tc.gogc))
 		if got := debug.SetGCPercent(100); got != tc.want {
 			t.Errorf("GOGC=%q: collector at %d, want %d", tc.gogc, got, tc.want)
 		}
@@ -37,14 +32,19 @@ func TestTuneProcs(t *testing.T) {
 		want int
 	}{{"", orig + 1}, {"1", orig}} {
 		runtime.GOMAXPROCS(orig)
-		tuneProcs(func(k string) string {
-			if k == "GOMAXPROCS" {
-				return tc.env
-			}
-			return ""
-		})
+		tuneProcs(getenvOnly("GOMAXPROCS", tc.env))
 		if got := runtime.GOMAXPROCS(0); got != tc.want {
 			t.Errorf("GOMAXPROCS=%q: %d processors, want %d", tc.env, got, tc.want)
 		}
+	}
+}
+
+// getenvOnly is an environment holding name=value alone ("" unsets it).
+func getenvOnly(name, value string) func(string) string {
+	return func(k string) string {
+		if k == name {
+			return value
+		}
+		return ""
 	}
 }
