@@ -58,8 +58,8 @@ func tuneGC(getenv func(string) string) {
 // through every fsync, and an answered call waited for it: a scheduler
 // trace put 0.7 ms of an accepted call's 4 ms there, while a quarter of the
 // machine idled. With a third processor, alternated over eight rounds:
-// accepted calls +8.6 % req/s at 7 % less CPU per call, and outbound
-// deliveries +11 % against the ceiling in two pairs; a fourth added
+// accepted calls +8.6 % req/s at 6 % less CPU per call, and outbound
+// deliveries +11 and +12 % against the ceiling in two pairs; a fourth added
 // nothing (docs/BENCHMARKS.md, twelfth session). Setting it stops Go from
 // following later changes of the container's CPU limit; a process restarted
 // after such a change starts from the new limit.

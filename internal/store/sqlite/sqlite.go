@@ -316,9 +316,9 @@ const checkpointInterval = 50 * time.Millisecond
 // newPageSize is the page size of a database this package creates. Against
 // SQLite's default of 4096, accepted trigger calls' p99 fell from 21 to
 // 14 ms (lower in each of six alternated rounds) at the same throughput, and
-// outbound deliveries' p99 from 57–61 to 44–49 ms with 2–4 % more
-// deliveries a second; 2048 cost more CPU per call and 16384 gained nothing
-// more (docs/BENCHMARKS.md, twelfth session).
+// outbound deliveries' p99 from 57–61 to 44–49 ms at 2 % more of the ceiling
+// (two alternated pairs); 2048 cost more CPU per call and 16384 gained
+// nothing more (docs/BENCHMARKS.md, twelfth session).
 const newPageSize = 8192
 
 // walSizeLimit is the WAL size (bytes) past which the writer lets a
