@@ -111,14 +111,14 @@ type keyCache struct {
 // connection the pool opens for such a burst is a server process for as long
 // as the pool keeps it). A lookup whose ctx ends while it waits for another's
 // load returns ctx's error; the load itself runs under the context of the
-// request that started it, detached from its cancellation.
+// request that started it, detached from its cancellation (flight.Group.Do).
 func (c *keyCache) lookup(ctx context.Context, hash [32]byte, load func(context.Context) (*hookd.APIKey, error)) (*hookd.APIKey, error) {
 	if k := c.get(hash); k != nil {
 		return k, nil
 	}
-	return c.flights.Do(ctx, hash, func() (*hookd.APIKey, error) {
+	return c.flights.Do(ctx, hash, func(ctx context.Context) (*hookd.APIKey, error) {
 		gen := c.generation()
-		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), keyLoadTimeout)
+		lctx, cancel := context.WithTimeout(ctx, keyLoadTimeout)
 		defer cancel()
 		k, err := load(lctx)
 		if err == nil {

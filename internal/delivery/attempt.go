@@ -116,20 +116,20 @@ func (e *Engine) hook(c *hookd.ClaimedDelivery) (*hookState, error) {
 	}
 	// The first attempts to a webhook (after a start, or a change) arrive
 	// together: they share one read of it.
-	hs, err := e.hookLoads.Do(context.Background(), c.WebhookID, func() (*hookState, error) {
-		return e.loadHook(c.WebhookID, now)
+	hs, err := e.hookLoads.Do(context.Background(), c.WebhookID, func(ctx context.Context) (*hookState, error) {
+		return e.loadHook(ctx, c.WebhookID, now)
 	})
 	if err == nil && hs.updatedAt.Before(c.WebhookUpdatedAt) {
 		// The shared read began before the change this delivery was
 		// claimed under: read it again.
-		hs, err = e.loadHook(c.WebhookID, now)
+		hs, err = e.loadHook(context.Background(), c.WebhookID, now)
 	}
 	return hs, err
 }
 
-// loadHook reads webhook id and caches its state.
-func (e *Engine) loadHook(id string, now time.Time) (*hookState, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+// loadHook reads webhook id (within 10 s of ctx) and caches its state.
+func (e *Engine) loadHook(ctx context.Context, id string, now time.Time) (*hookState, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	wh, err := e.store.WebhookGetByID(ctx, id)
 	if err != nil {

@@ -32,9 +32,10 @@ type call[V any] struct {
 // Do returns fn's result. When a call for key is in progress, Do waits for
 // it and returns its result instead of calling fn, or ctx's error if ctx
 // ends first (the call goes on for the others). fn runs in the first
-// caller's goroutine; it should not depend on that caller's cancellation,
-// since the others share its result.
-func (g *Group[K, V]) Do(ctx context.Context, key K, fn func() (V, error)) (V, error) {
+// caller's goroutine with that caller's ctx detached from its cancellation
+// (its values kept): the others share the result, so one caller giving up
+// must not fail the call for them all. fn bounds its own time.
+func (g *Group[K, V]) Do(ctx context.Context, key K, fn func(context.Context) (V, error)) (V, error) {
 	g.mu.Lock()
 	c, waiting := g.m[key]
 	if waiting {
@@ -71,7 +72,7 @@ func (g *Group[K, V]) Do(ctx context.Context, key K, fn func() (V, error)) (V, e
 		g.mu.Unlock()
 		close(c.done)
 	}()
-	c.v, c.err = fn()
+	c.v, c.err = fn(context.WithoutCancel(ctx))
 	finished = true
 	return c.v, c.err
 }

@@ -62,14 +62,14 @@ func (c *hookCache) get(ctx context.Context, q dbtx, workspaceID string, reload 
 	if reload {
 		return c.load(ctx, q, workspaceID)
 	}
-	return c.flights.Do(ctx, workspaceID, func() (*activeHooks, error) {
+	return c.flights.Do(ctx, workspaceID, func(ctx context.Context) (*activeHooks, error) {
 		c.mu.Lock()
 		h := c.m[workspaceID]
 		c.mu.Unlock()
 		if h != nil { // read by a flight that ended meanwhile
 			return h, nil
 		}
-		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), hookLoadTimeout)
+		lctx, cancel := context.WithTimeout(ctx, hookLoadTimeout)
 		defer cancel()
 		return c.load(lctx, q, workspaceID)
 	})
