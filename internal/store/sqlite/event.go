@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/hookd/hookd"
 )
@@ -78,30 +79,25 @@ func (s *Store) publishTx(tx *sql.Tx, evt *hookd.Event, dataFrom string) (existi
 			return nil, err
 		}
 	}
-	hooks, err := s.activeWebhooks(tx, evt.WorkspaceID)
+	matched, err := s.matchWebhooks(tx, evt)
 	if err != nil {
 		return nil, err
 	}
-	var decoded map[string]any
-	var matched []*hookd.Webhook
-	for _, wh := range hooks {
-		if len(wh.Filters) > 0 && decoded == nil {
-			if err := json.Unmarshal(evt.Data, &decoded); err != nil || decoded == nil {
-				return nil, hookd.FieldErrorf("data", "must be a JSON object")
-			}
-		}
-		if wh.Matches(evt.Type, evt.OwnerID, decoded) {
-			matched = append(matched, wh)
-		}
-	}
+	return nil, s.insertEvent(tx, evt, matched, dataFrom)
+}
+
+// insertEvent inserts evt (see publishTx for dataFrom) and one pending
+// delivery per webhook of matched, filling evt.DeliveryIDs.
+func (s *Store) insertEvent(tx *sql.Tx, evt *hookd.Event, matched []*hookd.Webhook, dataFrom string) error {
 	evt.DeliveryIDs = make([]string, len(matched))
 	for i := range matched {
 		evt.DeliveryIDs[i] = hookd.NewIDAt(hookd.PrefixDelivery, evt.Timestamp)
 	}
 	ids := []byte("[]")
 	if len(evt.DeliveryIDs) > 0 {
+		var err error
 		if ids, err = json.Marshal(evt.DeliveryIDs); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	data, from := "", any(dataFrom)
@@ -110,9 +106,33 @@ func (s *Store) publishTx(tx *sql.Tx, evt *hookd.Event, dataFrom string) (existi
 	}
 	if _, err := s.prepared(tx).Exec(hqInsertEvent, evt.ID, evt.WorkspaceID, evt.Type, data, evt.OwnerID, evt.IdempotencyKey,
 		us(evt.Timestamp), string(ids), from); err != nil {
-		return nil, err
+		return err
 	}
-	return nil, s.insertDeliveries(tx, evt, matched)
+	return s.insertDeliveries(tx, evt, matched)
+}
+
+// publishOrFold publishes p inside tx as publishFrom does, unless the event
+// can be kept on the execution being written (migrations/
+// 00006_folded_events.sql): no idempotency key, stamped now, and no active
+// webhook matches it. Then it writes nothing, names the event id and
+// reports folded; the caller stores the event on the execution. An empty
+// id never folds.
+func (s *Store) publishOrFold(tx *sql.Tx, p *hookd.PublishParams, now time.Time, dataFrom, id string) (evt *hookd.Event, folded bool, err error) {
+	if p.IdempotencyKey != "" || id == "" {
+		evt, err = s.publishFrom(tx, p, now, dataFrom)
+		return evt, false, err
+	}
+	evt = outcomeEvent(p, now, id) // a new id below if it is not kept
+	matched, err := s.matchWebhooks(tx, evt)
+	if err != nil {
+		return nil, false, err
+	}
+	if len(matched) == 0 && evt.Timestamp.Equal(now) {
+		evt.DeliveryIDs = []string{}
+		return evt, true, nil
+	}
+	evt.ID = hookd.NewIDAt(hookd.PrefixEvent, evt.Timestamp)
+	return evt, false, s.insertEvent(tx, evt, matched, dataFrom)
 }
 
 var hqInsertEvent = hot(`INSERT INTO events (` + eventRowCols + `, data_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
@@ -189,5 +209,8 @@ func scanEvent(sc interface{ Scan(...any) error }) (*hookd.Event, error) {
 // ENotFound when absent or of another workspace.
 func (s *Store) EventGet(ctx context.Context, workspaceID, id string) (*hookd.Event, error) {
 	e, err := scanEvent(s.rdb.QueryRowContext(ctx, `SELECT `+eventCols+` FROM events WHERE id = ? AND workspace_id = ?`, id, workspaceID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return s.foldedEvent(ctx, workspaceID, id)
+	}
 	return getResult(e, err, "event")
 }

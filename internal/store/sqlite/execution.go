@@ -396,8 +396,9 @@ func (s *Store) claimJobState(tx writeTx, jobs map[string]*claimJob, workspaceID
 }
 
 // outcomeEvent builds the event p publishes, as EventPublish would: stamped
-// p.Now (or now when zero), data {} when empty.
-func outcomeEvent(p *hookd.PublishParams, now time.Time) *hookd.Event {
+// p.Now (or now when zero), data {} when empty; its id is id, a new one
+// when empty.
+func outcomeEvent(p *hookd.PublishParams, now time.Time, id string) *hookd.Event {
 	at := now
 	if !p.Now.IsZero() {
 		at = trunc(p.Now)
@@ -406,8 +407,11 @@ func outcomeEvent(p *hookd.PublishParams, now time.Time) *hookd.Event {
 	if len(data) == 0 {
 		data = json.RawMessage("{}")
 	}
+	if id == "" {
+		id = hookd.NewIDAt(hookd.PrefixEvent, at)
+	}
 	return &hookd.Event{
-		ID:             hookd.NewIDAt(hookd.PrefixEvent, at),
+		ID:             id,
 		WorkspaceID:    p.WorkspaceID,
 		Type:           p.Type,
 		Data:           data,
@@ -425,7 +429,7 @@ func (s *Store) publishOutcome(tx *sql.Tx, p *hookd.PublishParams, now time.Time
 
 // publishFrom is publishOutcome with publishTx's dataFrom.
 func (s *Store) publishFrom(tx *sql.Tx, p *hookd.PublishParams, now time.Time, dataFrom string) (*hookd.Event, error) {
-	evt := outcomeEvent(p, now)
+	evt := outcomeEvent(p, now, "")
 	existing, err := s.publishTx(tx, evt, dataFrom)
 	if err != nil {
 		return nil, err

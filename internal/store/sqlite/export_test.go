@@ -129,3 +129,6 @@ func MigrateDownTo(ctx context.Context, path string, version int64) error {
 	_, err = p.DownTo(ctx, version)
 	return err
 }
+
+// FoldedOutcomeID is foldedOutcomeID for the tests.
+var FoldedOutcomeID = foldedOutcomeID

@@ -379,3 +379,137 @@ func rawEventData(t *testing.T, path, id string) (data, from string) {
 	}
 	return data, f.String
 }
+
+// TestFoldedEvents: the event and the outcome of a run ended inline are kept
+// on its execution when they make no deliveries (migrations/
+// 00006_folded_events.sql): no events rows, and EventGet reads them back
+// whole under their ids (the execution's KSUID, the outcome's paired); an
+// event some webhook matches gets its row and deliveries as before; only the
+// workspace sees them; migrating down to 5 writes them into events rows
+// that read back the same.
+func TestFoldedEvents(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path, s, ws, tr := eventTrigger(t, 4, "")
+	t0 := time.Now().Truncate(time.Second)
+	inline := func(c *hookd.ClaimedExecution) *hookd.ExecFinishParams {
+		return &hookd.ExecFinishParams{Status: hookd.ExecSucceeded, Now: *c.StartedAt,
+			Event: &hookd.PublishParams{WorkspaceID: ws.ID, Type: "order.paid", Data: c.Input, OwnerID: "acme", Now: *c.StartedAt},
+			OnEvent: func(evt *hookd.Event, p *hookd.ExecFinishParams) {
+				p.Result = json.RawMessage(`{"event_id":"` + evt.ID + `"}`)
+				p.Outcome = &hookd.PublishParams{WorkspaceID: ws.ID, Type: "job.succeeded", OwnerID: "acme", Now: *c.StartedAt,
+					Data: json.RawMessage(`{"execution_id":"` + c.ID + `","result":{"event_id":"` + evt.ID + `"}}`)}
+			}}
+	}
+	countEvents := func() int { return countRows(t, path, "events") }
+	type run struct {
+		exe, input         string
+		at                 time.Time
+		evtRow, outcomeRow bool // kept in an events row (else on the execution)
+	}
+	var runs []run
+	accept := func(i int, input string, evtRow, outcomeRow bool) {
+		t.Helper()
+		at := t0.Add(time.Duration(i) * time.Second)
+		res, err := s.CallAccept(ctx, hookd.CallAcceptParams{Trigger: tr, Call: hookd.Call{IP: "192.0.2.1", Method: "POST"},
+			Input: json.RawMessage(input), Now: at, Start: &hookd.ExecStart{Owner: "n", Lease: time.Minute, Inline: inline}})
+		if err != nil || res.Started == nil || res.Execution.Status != hookd.ExecSucceeded {
+			t.Fatalf("call %d: %+v, %v; want a run ended inline", i, res, err)
+		}
+		if want := count(evtRow) + count(outcomeRow); res.Started.Deliveries != want {
+			t.Errorf("call %d: %d deliveries, want %d", i, res.Started.Deliveries, want)
+		}
+		runs = append(runs, run{res.Execution.ID, input, at, evtRow, outcomeRow})
+	}
+	accept(0, `{"n":0}`, false, false)
+	accept(1, `{"n":1}`, false, false)
+	if n := countEvents(); n != 0 {
+		t.Errorf("%d events rows after two runs nobody subscribes to, want 0", n)
+	}
+	// Outcomes subscribed: the job's event stays on the execution.
+	hook := func(events ...string) {
+		wh := &hookd.Webhook{WorkspaceID: ws.ID, URL: "https://x", Active: true, Secret: "whsec_s", Events: events}
+		if err := s.WebhookCreate(ctx, wh); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hook("job.*")
+	accept(2, `{"n":2}`, false, true)
+	hook("order.*")
+	accept(3, `{"n":3}`, true, true)
+	if n := countEvents(); n != 3 {
+		t.Errorf("%d events rows, want 3 (two outcomes, one event)", n)
+	}
+
+	// check reads every run's two events through EventGet and returns them.
+	check := func(when string) map[string]*hookd.Event {
+		t.Helper()
+		got := map[string]*hookd.Event{}
+		for i, r := range runs {
+			x, err := s.ExecutionGet(ctx, ws.ID, r.exe)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var result struct {
+				EventID string `json:"event_id"`
+			}
+			if err := json.Unmarshal(x.Result, &result); err != nil {
+				t.Fatal(err)
+			}
+			evt, err := s.EventGet(ctx, ws.ID, result.EventID)
+			if err != nil {
+				t.Fatalf("%s: run %d's event %s: %v", when, i, result.EventID, err)
+			}
+			if evt.ID != result.EventID || evt.Type != "order.paid" || string(evt.Data) != r.input || evt.OwnerID != "acme" ||
+				!evt.Timestamp.Equal(r.at) || evt.WorkspaceID != ws.ID || len(evt.DeliveryIDs) != count(r.evtRow) {
+				t.Errorf("%s: run %d's event: %+v", when, i, evt)
+			}
+			if !r.evtRow && evt.ID != "evt_"+strings.TrimPrefix(r.exe, "exe_") {
+				t.Errorf("%s: run %d's event kept on %s has id %s", when, i, r.exe, evt.ID)
+			}
+			got[evt.ID] = evt
+			if r.outcomeRow {
+				continue // its id is random: the deliveries carry it
+			}
+			id := sqlite.FoldedOutcomeID(r.exe)
+			out, err := s.EventGet(ctx, ws.ID, id)
+			want := `{"execution_id":"` + r.exe + `","result":{"event_id":"` + evt.ID + `"}}`
+			if err != nil || out.ID != id || out.Type != "job.succeeded" || string(out.Data) != want || out.OwnerID != "acme" ||
+				!out.Timestamp.Equal(r.at) || len(out.DeliveryIDs) != 0 {
+				t.Errorf("%s: run %d's outcome %s: %+v (%v)", when, i, id, out, err)
+			}
+			got[id] = out
+			if _, err := s.EventGet(ctx, "ws_other", id); hookd.ErrorCode(err) != hookd.ENotFound {
+				t.Errorf("%s: another workspace reads outcome %s: %v", when, id, err)
+			}
+		}
+		return got
+	}
+	before := check("kept on executions")
+	if _, err := s.EventGet(ctx, ws.ID, "evt_"+strings.TrimPrefix(runs[3].exe, "exe_")); hookd.ErrorCode(err) != hookd.ENotFound {
+		t.Errorf("an event id that was never made: %v, want not found", err)
+	}
+
+	s.Close()
+	if err := sqlite.MigrateDownTo(ctx, path, 5); err != nil {
+		t.Fatal(err)
+	}
+	if n := countEvents(); n != 3+5 {
+		t.Errorf("after migrating down: %d events rows, want 8 (3 and the 5 kept on executions)", n)
+	}
+	s = open(t, path, sqlite.Options{})
+	after := check("migrated down and up again")
+	for id, e := range before {
+		if a := after[id]; a == nil || string(a.Data) != string(e.Data) || a.Type != e.Type || !a.Timestamp.Equal(e.Timestamp) {
+			t.Errorf("event %s: %+v before, %+v after", id, e, a)
+		}
+	}
+}
+
+// count is 1 for true.
+func count(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

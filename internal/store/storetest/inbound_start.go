@@ -143,6 +143,19 @@ func testAcceptStart(t *testing.T, open OpenInbound) {
 	if again.Started.Deliveries != 0 {
 		t.Errorf("inline run without subscribers: Deliveries %d, want 0", again.Started.Deliveries)
 	}
+	// Its event reads back all the same (SQLite keeps it on the execution).
+	if err := json.Unmarshal(again.Execution.Result, &result); err != nil {
+		t.Fatalf("result %s: %v", again.Execution.Result, err)
+	}
+	evt, err = s.EventGet(context.Background(), ws.ID, result.EventID)
+	if err != nil || evt.ID != result.EventID || evt.WorkspaceID != ws.ID || evt.Type != "order.paid" ||
+		string(evt.Data) != `{"order":8}` || !evt.Timestamp.Equal(at.Add(time.Millisecond)) || len(evt.DeliveryIDs) != 0 {
+		t.Errorf("the event of the run without subscribers: %+v (%v)", evt, err)
+	}
+	other := workspace(t, s, "other")
+	if _, err := s.EventGet(context.Background(), other.ID, result.EventID); hookd.ErrorCode(err) != hookd.ENotFound {
+		t.Errorf("another workspace reads the run's event: %v, want not found", err)
+	}
 
 	// The job as it is now: its concurrency raised, the next call has room.
 	one := job(t, s, ws.ID, func(j *hookd.Job) { j.Concurrency = 1 })
