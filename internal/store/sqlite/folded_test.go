@@ -45,3 +45,17 @@ func TestFoldPair(t *testing.T) {
 		}
 	}
 }
+
+// FuzzFoldPair: any id pairs without panicking, the pairing is its own
+// inverse, and it changes at most the last byte.
+func FuzzFoldPair(f *testing.F) {
+	for _, s := range []string{"", "evt_", "evt_3N9ms3yO1exv441zSa7nJEYLhb2", "x\xff", "évt_z"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, id string) {
+		p := foldPair(id)
+		if foldPair(p) != id || len(p) != len(id) || (len(id) > 0 && p[:len(p)-1] != id[:len(id)-1]) {
+			t.Fatalf("foldPair(%q) = %q, back %q", id, p, foldPair(p))
+		}
+	})
+}
