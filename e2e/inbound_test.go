@@ -357,3 +357,45 @@ func testInboundEventJobBridge(t *testing.T) {
 		t.Fatalf("call log %+v (%v)", calls, err)
 	}
 }
+
+// A trigger call whose job is kind event that no webhook subscribes to: its
+// event makes no deliveries (on SQLite it is kept on the execution, with no
+// events row of its own) and reads back through GET /v1/events/{id} all the
+// same.
+func TestInboundEventJobUnsubscribed(t *testing.T) { onBackends(t, testInboundEventJobUnsubscribed) }
+
+func testInboundEventJobUnsubscribed(t *testing.T) {
+	t.Parallel()
+	s := start(t, "")
+	c := s.client()
+	ctx := context.Background()
+	j, err := c.CreateJob(ctx, client.JobCreate{Name: "paid", Kind: "event", Config: map[string]any{"type": "order.paid"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := c.CreateTrigger(ctx, client.TriggerCreate{JobID: j.ID, Mode: "sync", WaitSeconds: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.CallTrigger(ctx, tr.Token, []byte(`{"order":43}`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		EventID    string   `json:"event_id"`
+		Deliveries []string `json:"deliveries"`
+	}
+	if err := json.Unmarshal(res.Result, &out); err != nil || res.HTTPStatus != 200 || res.Status != "succeeded" ||
+		out.EventID == "" || len(out.Deliveries) != 0 {
+		t.Fatalf("sync answer %+v (%s)", res, res.Result)
+	}
+	exe, err := c.GetExecution(ctx, res.ExecutionID)
+	if err != nil || exe.FinishedAt == nil {
+		t.Fatalf("execution %+v (%v)", exe, err)
+	}
+	evt, err := c.GetEvent(ctx, out.EventID)
+	if err != nil || evt.ID != out.EventID || evt.Type != "order.paid" || string(evt.Data) != `{"order":43}` ||
+		len(evt.Deliveries) != 0 || !evt.Timestamp.Equal(*exe.FinishedAt) {
+		t.Fatalf("GET /v1/events/%s: %+v (%v)", out.EventID, evt, err)
+	}
+}
