@@ -444,7 +444,8 @@ func (s *Store) publishFrom(tx *sql.Tx, p *hookd.PublishParams, now time.Time, d
 // or canceled), result (text that is not JSON is stored as a JSON string),
 // reason, FinishedAt = p.Now and duration since its start, and publishes
 // p.Event (first, then calling p.OnEvent) and p.Outcome (when set) in the
-// same transaction: either all are committed or none. It returns the published event, nil without an outcome. EInvalid
+// same transaction: either all are committed or none. An outcome that makes
+// no deliveries is kept on the execution (migrations/00006_folded_events.sql). It returns the published event, nil without an outcome. EInvalid
 // for another status; ENotFound when the execution is not the workspace's;
 // EConflict when it is not running (queued, or already finished).
 func (s *Store) ExecutionFinish(ctx context.Context, p hookd.ExecFinishParams) (*hookd.Event, error) {
@@ -480,16 +481,21 @@ func (s *Store) ExecutionFinish(ctx context.Context, p hookd.ExecFinishParams) (
 		if _, err := s.publishRunEvent(rawTx, &p, now, ""); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(hqExecution20,
-			p.Status, jsonText(p.Result, nil), p.Reason, us(now), dur, p.ID); err != nil {
-			return err
-		}
+		// The outcome, kept on the execution when it makes no deliveries
+		// (publishOrFold, as for runs ended inline).
+		var outType, outOwner, outData any
 		if p.Outcome != nil {
-			if evt, err = s.publishOutcome(rawTx, p.Outcome, now); err != nil {
+			var folded bool
+			if evt, folded, err = s.publishOrFold(rawTx, p.Outcome, now, "", foldedOutcomeID(p.ID)); err != nil {
 				return err
 			}
+			if folded {
+				outType, outOwner, outData = evt.Type, evt.OwnerID, textOf(evt.Data)
+			}
 		}
-		return nil
+		_, err = tx.Exec(hqExecution20,
+			p.Status, jsonText(p.Result, nil), p.Reason, us(now), dur, outType, outOwner, outData, p.ID)
+		return err
 	})
 	if err != nil {
 		if hookd.ErrorCode(err) != hookd.EInternal {
@@ -632,7 +638,7 @@ var hqExecution17 = hot(`SELECT ` + jobCols + ` FROM jobs WHERE id = ? AND works
 var hqExecution18 = hot(`SELECT COUNT(*) FROM executions WHERE workspace_id = ? AND job_id = ? AND status = 'running'`)
 var hqExecution19 = hot(`SELECT status, started_at FROM executions WHERE id = ? AND workspace_id = ?`)
 var hqExecution20 = hot(`UPDATE executions SET status = ?, result = ?, reason = ?, finished_at = ?, duration_ms = ?,
-				lease_until = NULL WHERE id = ?`)
+				lease_until = NULL, outcome_type = ?, outcome_owner = ?, outcome_data = ? WHERE id = ?`)
 var hqExecution21 = hot(`UPDATE executions SET status = 'failed', reason = ?, finished_at = ?, duration_ms = ?,
 					lease_until = NULL
 				WHERE id = ? AND status = 'running' AND lease_until < ?`)

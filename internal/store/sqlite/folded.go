@@ -31,10 +31,11 @@ func (s *Store) matchWebhooks(tx *sql.Tx, evt *hookd.Event) ([]*hookd.Webhook, e
 	return matched, nil
 }
 
-// Events kept on their execution (migrations/00006_folded_events.sql): an
-// event job's run ended inline keeps its event and its outcome on its row
-// when they made no deliveries. Their ids are the execution's KSUID under
-// the event prefix, the outcome's with its last digit paired (foldPair).
+// Events kept on their execution (migrations/00006_folded_events.sql): a
+// finished run keeps its outcome on its row when it made no deliveries, and
+// an event job's run ended inline its event too. Their ids are the
+// execution's KSUID under the event prefix, the outcome's with its last
+// digit paired (foldPair).
 
 // foldedEventID is the id of the job's event kept on execution exeID.
 func foldedEventID(exeID string) string {

@@ -506,6 +506,57 @@ func TestFoldedEvents(t *testing.T) {
 	}
 }
 
+// TestFoldedOutcomeOfFinish: a run finished through ExecutionFinish keeps an
+// outcome that makes no deliveries on its row (no events row; EventGet reads
+// it back under the execution's paired id); one a webhook subscribes to gets
+// its row and delivery as before.
+func TestFoldedOutcomeOfFinish(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path, s, ws, tr := eventTrigger(t, 4, "")
+	t0 := time.Now().Truncate(time.Second)
+	finish := func(i int) (exe string, evt *hookd.Event) {
+		t.Helper()
+		res, err := s.CallAccept(ctx, hookd.CallAcceptParams{Trigger: tr, Call: hookd.Call{Method: "POST"},
+			Input: json.RawMessage(`{}`), Now: t0, Start: &hookd.ExecStart{Owner: "n", Lease: time.Minute}})
+		if err != nil || res.Started == nil {
+			t.Fatalf("call %d: %+v, %v; want a started run", i, res, err)
+		}
+		at := t0.Add(time.Duration(i+1) * time.Second)
+		data := `{"execution_id":"` + res.Execution.ID + `","reason":"boom"}`
+		evt, err = s.ExecutionFinish(ctx, hookd.ExecFinishParams{ID: res.Execution.ID, WorkspaceID: ws.ID, Status: hookd.ExecFailed,
+			Reason: "boom", Now: at, Outcome: &hookd.PublishParams{WorkspaceID: ws.ID, Type: "job.failed", OwnerID: "acme",
+				Data: json.RawMessage(data), Now: at}})
+		if err != nil {
+			t.Fatalf("finish %d: %v", i, err)
+		}
+		got, err := s.EventGet(ctx, ws.ID, evt.ID)
+		if err != nil || got.Type != "job.failed" || string(got.Data) != data || got.OwnerID != "acme" || !got.Timestamp.Equal(at) ||
+			len(got.DeliveryIDs) != len(evt.DeliveryIDs) {
+			t.Errorf("finish %d: outcome %s reads %+v (%v), published %+v", i, evt.ID, got, err, evt)
+		}
+		return res.Execution.ID, evt
+	}
+	exe, evt := finish(0)
+	if evt.ID != sqlite.FoldedOutcomeID(exe) || len(evt.DeliveryIDs) != 0 {
+		t.Errorf("outcome nobody subscribes to: %+v, want id %s and no deliveries", evt, sqlite.FoldedOutcomeID(exe))
+	}
+	if n := countRows(t, path, "events"); n != 0 {
+		t.Errorf("%d events rows, want 0", n)
+	}
+	wh := &hookd.Webhook{WorkspaceID: ws.ID, URL: "https://x", Active: true, Secret: "whsec_s", Events: []string{"job.*"}}
+	if err := s.WebhookCreate(ctx, wh); err != nil {
+		t.Fatal(err)
+	}
+	exe, evt = finish(1)
+	if evt.ID == sqlite.FoldedOutcomeID(exe) || len(evt.DeliveryIDs) != 1 {
+		t.Errorf("subscribed outcome: %+v, want a row of its own and a delivery", evt)
+	}
+	if n := countRows(t, path, "events"); n != 1 {
+		t.Errorf("%d events rows, want 1", n)
+	}
+}
+
 // count is 1 for true.
 func count(b bool) int {
 	if b {

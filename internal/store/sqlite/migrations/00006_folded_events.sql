@@ -1,13 +1,16 @@
--- The two events of an event job's run that ended in the transaction that
--- started it (ExecStart.Inline) are kept on the execution instead of in
--- events rows of their own when they made no deliveries (no active webhook
--- matched them at publish, so none ever will: only events published while a
--- webhook is active make deliveries), and carry no idempotency key. Their
--- ids are the execution's KSUID under the event prefix: the job's event
--- evt_<K>, the outcome evt_<K'>, where K' is K with its last base62 digit
--- paired with its neighbour (0↔1, 2↔3, …, y↔z: K ± 1, a KSUID still). So
--- EventGet finds them by the execution's key, and this spares the one
--- writer two rows and two id-index entries per accepted call.
+-- Events that make no deliveries are kept on the execution they belong to
+-- instead of in events rows of their own: the outcome (job.succeeded,
+-- job.failed) of every finished run, and the event of an event job's run
+-- that ended in the transaction that started it (ExecStart.Inline), whose
+-- data is the run's input. "No deliveries": no active webhook matched the
+-- event at publish, so none ever will (only events published while a
+-- webhook is active make deliveries); and it carries no idempotency key.
+-- Their ids are the execution's KSUID under the event prefix: the job's
+-- event evt_<K>, the outcome evt_<K'>, where K' is K with its last base62
+-- digit paired with its neighbour (0↔1, 2↔3, …, y↔z: K ± 1, a KSUID
+-- still). So EventGet finds them by the execution's key, and an accepted
+-- call of an event job nobody subscribes to writes one row instead of three
+-- (two fewer rows and id-index entries for the one writer).
 --   event_type, event_owner:     the job's event (its data is the input,
 --                                its timestamp finished_at); NULL: no
 --                                folded event
