@@ -302,29 +302,10 @@ func testInboundEventJobBridge(t *testing.T) {
 	c := s.client()
 	ctx := context.Background()
 	rc := newRecorder(t, nil)
-	j, err := c.CreateJob(ctx, client.JobCreate{Name: "paid", Kind: "event", Config: map[string]any{"type": "order.paid"}, Concurrency: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if _, err := c.CreateWebhook(ctx, client.WebhookCreate{URL: rc.URL, Events: []string{"order.*", "job.*"}}); err != nil {
 		t.Fatal(err)
 	}
-	tr, err := c.CreateTrigger(ctx, client.TriggerCreate{JobID: j.ID, Mode: "sync", WaitSeconds: 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := c.CallTrigger(ctx, tr.Token, []byte(`{"order":42}`), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out struct {
-		EventID    string   `json:"event_id"`
-		Deliveries []string `json:"deliveries"`
-	}
-	if err := json.Unmarshal(res.Result, &out); err != nil || res.HTTPStatus != 200 || res.Status != "succeeded" ||
-		out.EventID == "" || len(out.Deliveries) != 1 {
-		t.Fatalf("sync answer %+v (%s)", res, res.Result)
-	}
+	tr, res, out := callEventJob(t, c, `{"order":42}`, 1)
 	waitDelivery(t, c, out.Deliveries[0], "delivered")
 	eventually(t, "the event and the outcome delivered", func() bool { return rc.count() == 2 })
 	types := map[string]map[string]any{}
@@ -358,6 +339,38 @@ func testInboundEventJobBridge(t *testing.T) {
 	}
 }
 
+// eventResult is the result of an event job's run.
+type eventResult struct {
+	EventID    string   `json:"event_id"`
+	Deliveries []string `json:"deliveries"`
+}
+
+// callEventJob makes an event job (type order.paid, concurrency 2) and a
+// sync trigger of it, calls it with body and checks the answer: 200, the
+// run succeeded, its event made deliveries deliveries.
+func callEventJob(t *testing.T, c *client.Client, body string, deliveries int) (*client.Trigger, *client.TriggerResponse, eventResult) {
+	t.Helper()
+	ctx := context.Background()
+	j, err := c.CreateJob(ctx, client.JobCreate{Name: "paid", Kind: "event", Config: map[string]any{"type": "order.paid"}, Concurrency: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := c.CreateTrigger(ctx, client.TriggerCreate{JobID: j.ID, Mode: "sync", WaitSeconds: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.CallTrigger(ctx, tr.Token, []byte(body), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out eventResult
+	if err := json.Unmarshal(res.Result, &out); err != nil || res.HTTPStatus != 200 || res.Status != "succeeded" ||
+		out.EventID == "" || len(out.Deliveries) != deliveries {
+		t.Fatalf("sync answer %+v (%s)", res, res.Result)
+	}
+	return tr, res, out
+}
+
 // A trigger call whose job is kind event that no webhook subscribes to: its
 // event makes no deliveries (on SQLite it is kept on the execution, with no
 // events row of its own) and reads back through GET /v1/events/{id} all the
@@ -369,26 +382,7 @@ func testInboundEventJobUnsubscribed(t *testing.T) {
 	s := start(t, "")
 	c := s.client()
 	ctx := context.Background()
-	j, err := c.CreateJob(ctx, client.JobCreate{Name: "paid", Kind: "event", Config: map[string]any{"type": "order.paid"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := c.CreateTrigger(ctx, client.TriggerCreate{JobID: j.ID, Mode: "sync", WaitSeconds: 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := c.CallTrigger(ctx, tr.Token, []byte(`{"order":43}`), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out struct {
-		EventID    string   `json:"event_id"`
-		Deliveries []string `json:"deliveries"`
-	}
-	if err := json.Unmarshal(res.Result, &out); err != nil || res.HTTPStatus != 200 || res.Status != "succeeded" ||
-		out.EventID == "" || len(out.Deliveries) != 0 {
-		t.Fatalf("sync answer %+v (%s)", res, res.Result)
-	}
+	_, res, out := callEventJob(t, c, `{"order":43}`, 0)
 	exe, err := c.GetExecution(ctx, res.ExecutionID)
 	if err != nil || exe.FinishedAt == nil {
 		t.Fatalf("execution %+v (%v)", exe, err)
