@@ -349,34 +349,30 @@ func (s *Store) finishInline(tx writeTx, c *hookd.ClaimedExecution, fp *hookd.Ex
 	// The job's event, then (p.OnEvent sets it) the outcome: each kept on
 	// the execution when it made no deliveries (publishOrFold), the job's
 	// event only when its data is the input.
-	var evType, evOwner, outType, outOwner, outData any
+	var ev, out keptEvent
 	c.Deliveries = 0
 	if p.Event != nil {
 		fold := ""
 		if dataFrom != "" {
 			fold = foldedEventID(c.ID)
 		}
-		evt, folded, err := s.publishOrFold(raw, p.Event, now, dataFrom, fold)
+		evt, kept, err := s.publishOrFold(raw, p.Event, now, dataFrom, fold)
 		if err != nil {
 			return err
 		}
-		if folded {
-			evType, evOwner = evt.Type, evt.OwnerID
-		}
+		ev = kept
 		c.Deliveries = len(evt.DeliveryIDs)
 		if p.OnEvent != nil {
 			p.OnEvent(evt, &p)
 		}
 	}
 	if p.Outcome != nil {
-		out, folded, err := s.publishOrFold(raw, p.Outcome, now, "", foldedOutcomeID(c.ID))
+		evt, kept, err := s.publishOrFold(raw, p.Outcome, now, "", foldedOutcomeID(c.ID))
 		if err != nil {
 			return err
 		}
-		if folded {
-			outType, outOwner, outData = out.Type, out.OwnerID, textOf(out.Data)
-		}
-		c.Deliveries += len(out.DeliveryIDs)
+		out = kept
+		c.Deliveries += len(evt.DeliveryIDs)
 	}
 	x := &c.Execution
 	x.Status, x.Reason, x.FinishedAt, x.DurationMS = p.Status, p.Reason, &now, 0
@@ -387,7 +383,7 @@ func (s *Store) finishInline(tx writeTx, c *hookd.ClaimedExecution, fp *hookd.Ex
 	}
 	_, err := tx.Exec(hqCall14, x.ID, x.WorkspaceID, x.JobID, x.TriggerID, x.Source, x.Status, textOf(x.Input),
 		result, x.Reason, us(x.CreatedAt), us(x.RunAt), us(now), us(now), cl.Method, cl.IP,
-		evType, evOwner, outType, outOwner, outData)
+		ev.typ, ev.owner, out.typ, out.owner, out.data) // the job's event's data is the input
 	return err
 }
 

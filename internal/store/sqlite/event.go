@@ -111,28 +111,32 @@ func (s *Store) insertEvent(tx *sql.Tx, evt *hookd.Event, matched []*hookd.Webho
 	return s.insertDeliveries(tx, evt, matched)
 }
 
+// keptEvent is an event kept on its execution as the execution's columns
+// take it (migrations/00006_folded_events.sql): its type, owner and data;
+// all nil when the event was published in a row of its own.
+type keptEvent struct{ typ, owner, data any }
+
 // publishOrFold publishes p inside tx as publishFrom does, unless the event
-// can be kept on the execution being written (migrations/
-// 00006_folded_events.sql): no idempotency key, stamped now, and no active
-// webhook matches it. Then it writes nothing, names the event id and
-// reports folded; the caller stores the event on the execution. An empty
-// id never folds.
-func (s *Store) publishOrFold(tx *sql.Tx, p *hookd.PublishParams, now time.Time, dataFrom, id string) (evt *hookd.Event, folded bool, err error) {
+// can be kept on the execution being written: no idempotency key, stamped
+// now, and no active webhook matches it. Then it writes nothing, names the
+// event id and returns it as kept, for the caller to store on the
+// execution. An empty id never folds.
+func (s *Store) publishOrFold(tx *sql.Tx, p *hookd.PublishParams, now time.Time, dataFrom, id string) (*hookd.Event, keptEvent, error) {
 	if p.IdempotencyKey != "" || id == "" {
-		evt, err = s.publishFrom(tx, p, now, dataFrom)
-		return evt, false, err
+		evt, err := s.publishFrom(tx, p, now, dataFrom)
+		return evt, keptEvent{}, err
 	}
-	evt = outcomeEvent(p, now, id) // a new id below if it is not kept
+	evt := outcomeEvent(p, now, id) // a new id below if it is not kept
 	matched, err := s.matchWebhooks(tx, evt)
 	if err != nil {
-		return nil, false, err
+		return nil, keptEvent{}, err
 	}
 	if len(matched) == 0 && evt.Timestamp.Equal(now) {
 		evt.DeliveryIDs = []string{}
-		return evt, true, nil
+		return evt, keptEvent{evt.Type, evt.OwnerID, textOf(evt.Data)}, nil
 	}
 	evt.ID = hookd.NewIDAt(hookd.PrefixEvent, evt.Timestamp)
-	return evt, false, s.insertEvent(tx, evt, matched, dataFrom)
+	return evt, keptEvent{}, s.insertEvent(tx, evt, matched, dataFrom)
 }
 
 var hqInsertEvent = hot(`INSERT INTO events (` + eventRowCols + `, data_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)

@@ -445,9 +445,10 @@ func (s *Store) publishFrom(tx *sql.Tx, p *hookd.PublishParams, now time.Time, d
 // reason, FinishedAt = p.Now and duration since its start, and publishes
 // p.Event (first, then calling p.OnEvent) and p.Outcome (when set) in the
 // same transaction: either all are committed or none. An outcome that makes
-// no deliveries is kept on the execution (migrations/00006_folded_events.sql). It returns the published event, nil without an outcome. EInvalid
-// for another status; ENotFound when the execution is not the workspace's;
-// EConflict when it is not running (queued, or already finished).
+// no deliveries is kept on the execution (migrations/00006_folded_events.sql).
+// It returns the published outcome, nil without one. EInvalid for another
+// status; ENotFound when the execution is not the workspace's; EConflict
+// when it is not running (queued, or already finished).
 func (s *Store) ExecutionFinish(ctx context.Context, p hookd.ExecFinishParams) (*hookd.Event, error) {
 	if err := finishStatus(p.Status); err != nil {
 		return nil, err
@@ -483,18 +484,14 @@ func (s *Store) ExecutionFinish(ctx context.Context, p hookd.ExecFinishParams) (
 		}
 		// The outcome, kept on the execution when it makes no deliveries
 		// (publishOrFold, as for runs ended inline).
-		var outType, outOwner, outData any
+		var out keptEvent
 		if p.Outcome != nil {
-			var folded bool
-			if evt, folded, err = s.publishOrFold(rawTx, p.Outcome, now, "", foldedOutcomeID(p.ID)); err != nil {
+			if evt, out, err = s.publishOrFold(rawTx, p.Outcome, now, "", foldedOutcomeID(p.ID)); err != nil {
 				return err
-			}
-			if folded {
-				outType, outOwner, outData = evt.Type, evt.OwnerID, textOf(evt.Data)
 			}
 		}
 		_, err = tx.Exec(hqExecution20,
-			p.Status, jsonText(p.Result, nil), p.Reason, us(now), dur, outType, outOwner, outData, p.ID)
+			p.Status, jsonText(p.Result, nil), p.Reason, us(now), dur, out.typ, out.owner, out.data, p.ID)
 		return err
 	})
 	if err != nil {
